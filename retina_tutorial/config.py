@@ -1,0 +1,151 @@
+"""Settings: the run profile and where the data lives.
+
+This is the one module that reads environment variables. Everything else asks
+it. Explained in ``book/01_data_preparation.ipynb``.
+
+Two settings exist:
+
+``RETINA_TUTORIAL_PROFILE``
+    ``quick`` (default) for CI and a first look on a laptop CPU, or ``full``
+    for the real training run.
+``RETINA_TUTORIAL_DATA``
+    The DRIVE folder (or the ``DRIVE.zip`` as distributed). When it is unset
+    or absent the package uses the synthetic fundus set it makes itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+PROFILE_VARIABLE = "RETINA_TUTORIAL_PROFILE"
+DATA_VARIABLE = "RETINA_TUTORIAL_DATA"
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Everything a run's size depends on.
+
+    Parameters
+    ----------
+    name : str
+        ``"quick"`` or ``"full"``.
+    preset : {'compact', 'article'}
+        U-Net preset built by :func:`retina_tutorial.model.build_unet`.
+    patch_size : int
+        Side of the square training patches, in pixels.
+    batch_size : int
+        Patches per training step.
+    steps_per_epoch : int
+        Training steps between two validations.
+    epochs : int
+        Maximum number of epochs (early stopping may end sooner).
+    learning_rate : float
+        Initial Adam learning rate.
+    lr_schedule : {'constant', 'cosine'}
+        How the learning rate changes over the run.
+    loss : {'bce', 'dice', 'bce_dice'}
+        Training loss, computed inside the field of view.
+    tta : bool
+        Whether evaluation averages predictions over flips.
+    seed : int
+        Seed for weights, patches and augmentation.
+    """
+
+    name: str
+    preset: str
+    patch_size: int
+    batch_size: int
+    steps_per_epoch: int
+    epochs: int
+    learning_rate: float
+    lr_schedule: str
+    loss: str
+    tta: bool
+    seed: int = 0
+
+    def __str__(self) -> str:
+        fields = ", ".join(
+            f"{field.name}={getattr(self, field.name)!r}"
+            for field in dataclasses.fields(self)
+            if field.name != "name"
+        )
+        return f"Profile {self.name!r}: {fields}"
+
+    def to_dict(self) -> dict:
+        """Plain dictionary, for ``config.json`` and model cards."""
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile(
+        name="quick",
+        preset="compact",
+        patch_size=64,
+        batch_size=16,
+        steps_per_epoch=20,
+        epochs=3,
+        learning_rate=2e-3,
+        lr_schedule="cosine",
+        loss="bce",
+        tta=False,
+    ),
+    "full": Profile(
+        name="full",
+        preset="compact",
+        patch_size=96,
+        batch_size=16,
+        steps_per_epoch=200,
+        epochs=40,
+        learning_rate=2e-3,
+        lr_schedule="cosine",
+        loss="bce",
+        tta=True,
+    ),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the profile called ``name``, or the one the environment selects.
+
+    Parameters
+    ----------
+    name : str, optional
+        ``"quick"`` or ``"full"``. When omitted, ``RETINA_TUTORIAL_PROFILE``
+        decides, and ``"quick"`` is the default.
+
+    Raises
+    ------
+    ValueError
+        If the name is not a known profile.
+
+    Examples
+    --------
+    >>> get_profile("quick").name
+    'quick'
+    """
+    if name is None:
+        name = os.environ.get(PROFILE_VARIABLE, "").strip() or "quick"
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise ValueError(
+            f"Unknown profile {name!r}: choose one of {known} "
+            f"(argument or {PROFILE_VARIABLE})."
+        ) from None
+
+
+def data_location(path: str | os.PathLike | None = None) -> Path | None:
+    """Where DRIVE is, from the argument or ``RETINA_TUTORIAL_DATA``.
+
+    Returns ``None`` when neither is given, which means: use synthetic data.
+    The path is not checked here; :func:`retina_tutorial.data.load_dataset`
+    checks it and says what is wrong.
+    """
+    if path is None:
+        path = os.environ.get(DATA_VARIABLE, "").strip() or None
+    if path is None:
+        return None
+    return Path(path).expanduser()

@@ -1,0 +1,44 @@
+"""environment.yml (conda) and pyproject.toml (pip) must declare the same set."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _parse(requirement: str):
+    name, spec = re.match(r"([A-Za-z0-9_.\-]+)\s*(.*)", requirement.strip()).groups()
+    return name.lower().replace("_", "-"), spec.replace(" ", "")
+
+
+def pyproject_requirements() -> dict:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    return dict(_parse(r) for r in requirements)
+
+
+def environment_requirements() -> dict:
+    found = {}
+    text = (ROOT / "environment.yml").read_text()
+    for line in text.split("dependencies:", 1)[1].splitlines():
+        item = line.strip()
+        if not item.startswith("- ") or item.endswith(":") or item.startswith("- -e"):
+            continue
+        name, spec = _parse(item[2:])
+        if name not in ("python", "pip"):
+            found[name] = spec
+    return found
+
+
+def test_environment_and_pyproject_declare_the_same_dependencies():
+    assert environment_requirements() == pyproject_requirements()
+
+
+def test_both_files_are_really_read():
+    for requirements in (pyproject_requirements(), environment_requirements()):
+        assert requirements["tensorflow"] == ">=2.16"
+        assert requirements["jupyter-book"] == ">=1,<2"
+        assert "nbval" in requirements
