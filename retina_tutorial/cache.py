@@ -53,7 +53,10 @@ def fingerprint(location=None, *, synthetic_seed: int | None = None) -> str:
     """
     digest = hashlib.sha256()
     if synthetic_seed is not None:
-        digest.update(f"synthetic:{synthetic_seed}".encode())
+        from retina_tutorial import synthetic
+
+        # The generator's version is part of the input: a new drawing is new data.
+        digest.update(f"synthetic:v{synthetic.VERSION}:{synthetic_seed}".encode())
         return digest.hexdigest()
     location = Path(location)
     if location.is_file():
