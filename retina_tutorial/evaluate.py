@@ -1,0 +1,736 @@
+"""Measure a vessel segmentation the way the DRIVE literature does.
+
+Explained in ``book/05_evaluation.ipynb``.
+
+The protocol: DRIVE's native 584 x 565 grid, only pixels inside the field of
+view (FOV), pooled over all 20 test images, against the 1st manual
+annotation. The 2019 article evaluated on images resized to 512 x 512 and
+counted every pixel, background included; the dark background is trivially
+"correct", which inflates accuracy and ROC AUC, so its numbers cannot be
+compared with published ones.
+
+A pixel is predicted to be vessel when its probability is ``>= threshold``.
+The threshold is 0.5 or the one that maximises F1 on the three validation
+images (:func:`choose_threshold`), never one tuned on the test set.
+
+Metrics, and what happens when one is undefined (documented choices):
+
+``roc_auc``
+    Area under the ROC curve (ties count half; equals scikit-learn's
+    ``roc_auc_score``). ``nan`` if the truth has no vessel or no background
+    pixel. A constant probability map scores 0.5.
+``pr_auc``
+    Average precision, sum over thresholds of (recall step) x precision
+    (equals ``average_precision_score``). ``nan`` if the truth has no vessel
+    pixel; 1.0 if it has no background pixel. A constant map scores the
+    vessel fraction.
+``f1``
+    2 TP / (2 TP + FP + FN), the Dice coefficient. 1.0 when truth and
+    prediction are both empty (perfect agreement), else 0.0 if either is.
+``iou``
+    TP / (TP + FP + FN), Jaccard; 1.0 when both are empty, like ``f1``.
+``accuracy``
+    (TP + TN) / pixels. Always defined.
+``sensitivity``, ``specificity``, ``precision``
+    TP / (TP + FN), TN / (TN + FP), TP / (TP + FP); ``nan`` when the
+    denominator is 0 (no vessel in the truth, no background, nothing
+    predicted as vessel).
+``mcc``
+    Matthews correlation coefficient; 0.0 when a row or column of the
+    confusion matrix is empty, as in scikit-learn.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import hashlib
+import json
+import math
+import numbers
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import retina_tutorial
+from retina_tutorial import data, inference
+
+#: Every metric of :func:`pixel_metrics`, in report order.
+METRIC_NAMES = (
+    "roc_auc",
+    "pr_auc",
+    "f1",
+    "accuracy",
+    "sensitivity",
+    "specificity",
+    "precision",
+    "mcc",
+    "iou",
+)
+#: The metrics of a binary segmentation (no ranking, hence no AUC).
+BINARY_METRIC_NAMES = METRIC_NAMES[2:]
+#: Confusion counts that accompany the metrics.
+COUNT_NAMES = ("pixels", "tp", "fp", "fn", "tn")
+
+PROTOCOL = (
+    "DRIVE protocol: native 584x565 resolution, pixels inside the field of view "
+    "only, pooled over all test images, truth = 1st manual annotation; "
+    "vessel where probability >= threshold."
+)
+
+
+@dataclasses.dataclass
+class EvaluationReport:
+    """Everything :func:`evaluate_model` measured, ready for :func:`write_report`.
+
+    Attributes
+    ----------
+    threshold : float
+        Chosen on the validation images by :func:`choose_threshold`.
+    test_at_half, test_at_threshold : dict
+        Pooled test metrics at 0.5 and at ``threshold``.
+    validation_at_threshold : dict
+        Pooled validation metrics at ``threshold`` (what it was tuned on).
+    per_image : list of dict
+        One row per test image and threshold (0.5, then ``threshold``).
+    second_observer : dict or None
+        2nd manual against the 1st (``None`` without a 2nd manual).
+    second_observer_per_image : list of dict or None
+    test_probabilities : (N, H, W) float32 ndarray
+    validation_probabilities : (M, H, W) float32 ndarray
+    test, validation : Split
+        The images and annotations evaluated on.
+    tta : bool
+        Whether predictions averaged the four flips.
+    data_source, data_description : str
+        ``"drive"`` or ``"synthetic"``, and where the data was read.
+    model_name : str
+    model_parameters : int
+    seconds_per_image : float
+        Prediction time per image on this machine.
+    protocol : str
+        How the metrics were computed, in one sentence.
+    """
+
+    threshold: float
+    test_at_half: dict
+    test_at_threshold: dict
+    validation_at_threshold: dict
+    per_image: list
+    second_observer: dict | None
+    second_observer_per_image: list | None
+    test_probabilities: np.ndarray
+    validation_probabilities: np.ndarray
+    test: data.Split
+    validation: data.Split
+    tta: bool
+    data_source: str
+    data_description: str
+    model_name: str
+    model_parameters: int
+    seconds_per_image: float
+    protocol: str = PROTOCOL
+
+    def __repr__(self) -> str:
+        return (
+            f"EvaluationReport({self.model_name}, {len(self.test)} test images of "
+            f"{self.data_source}, threshold {self.threshold:.3f}, "
+            f"F1 {self.test_at_threshold['f1']:.4f}, AUC {self.test_at_threshold['roc_auc']:.4f})"
+        )
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def table(self) -> str:
+        """The pooled test metrics side by side with the 2nd observer, as text."""
+        columns = [
+            ("at 0.5", self.test_at_half),
+            (f"at {self.threshold:.3f}", self.test_at_threshold),
+        ]
+        if self.second_observer is not None:
+            columns.append(("2nd observer", self.second_observer))
+        lines = [
+            f"{self.model_name} on {len(self.test)} {self.data_source} test images "
+            f"(FOV pixels, native resolution{', TTA' if self.tta else ''}):",
+            f"{'metric':<12}" + "".join(f"{name:>14}" for name, _ in columns),
+        ]
+        for metric in METRIC_NAMES:
+            cells = []
+            for _, values in columns:
+                value = values.get(metric)
+                cells.append(f"{'—' if value is None else format(value, '.4f'):>14}")
+            lines.append(f"{metric:<12}" + "".join(cells))
+        return "\n".join(lines)
+
+
+def pixel_metrics(probabilities, truth, fov, threshold: float = 0.5) -> dict:
+    """Segmentation metrics pooled over the FOV pixels of one image or a stack.
+
+    Explained in ``book/05_evaluation.ipynb``. Undefined cases are listed in
+    the module docstring.
+
+    Parameters
+    ----------
+    probabilities : (H, W) or (N, H, W) float ndarray
+        Vessel probabilities in [0, 1] (a bool map is read as 0/1).
+    truth : (H, W) or (N, H, W) bool ndarray
+        Manual annotation, same shape.
+    fov : (H, W) or (N, H, W) bool ndarray
+        Field of view, same shape; only these pixels count.
+    threshold : float
+        In [0, 1]; vessel where ``probabilities >= threshold``.
+
+    Returns
+    -------
+    dict
+        ``METRIC_NAMES`` as floats, plus ``threshold`` and the confusion counts
+        ``pixels``, ``tp``, ``fp``, ``fn``, ``tn`` as ints.
+
+    Raises
+    ------
+    ValueError
+        If shapes differ (both are named), values are out of range, the FOV
+        is empty, or ``threshold`` is outside [0, 1].
+
+    Examples
+    --------
+    >>> p = np.array([[0.9, 0.2], [0.7, 0.4]])
+    >>> t = np.array([[True, False], [False, True]])
+    >>> m = pixel_metrics(p, t, np.ones((2, 2), bool))
+    >>> m["accuracy"], m["roc_auc"]
+    (0.5, 0.75)
+    """
+    threshold = _check_threshold(threshold)
+    values, labels = _fov_pixels(probabilities, truth, fov)
+    positives, negatives = _split_sorted(values, labels)
+    result = _ranking_metrics(positives, negatives)
+    result.update(_counts_metrics(*_counts_at(positives, negatives, threshold)))
+    result["threshold"] = threshold
+    return _ordered(result)
+
+
+def binary_metrics(prediction, truth, fov) -> dict:
+    """Metrics of a binary segmentation (no AUC: there is nothing to rank).
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    prediction, truth, fov : (H, W) or (N, H, W) bool ndarray
+        Same shape; only FOV pixels count.
+
+    Returns
+    -------
+    dict
+        ``BINARY_METRIC_NAMES`` as floats and the confusion counts.
+    """
+    prediction = _binary(prediction, "prediction")
+    values, labels = _fov_pixels(prediction, truth, fov, name="prediction")
+    predicted = values >= 0.5
+    tp = int(np.count_nonzero(predicted & labels))
+    fp = int(np.count_nonzero(predicted)) - tp
+    fn = int(np.count_nonzero(labels)) - tp
+    tn = labels.size - tp - fp - fn
+    return _ordered(_counts_metrics(tp, fp, fn, tn))
+
+
+def per_image_metrics(probabilities, truth, fov, threshold: float = 0.5, *, ids=None) -> list:
+    """:func:`pixel_metrics` for each image of a stack separately.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    probabilities, truth, fov : (N, H, W) ndarray
+    threshold : float
+    ids : sequence of str, optional
+        Image names for the ``id`` column; default ``"0"``, ``"1"``, ...
+
+    Returns
+    -------
+    list of dict
+        One row per image: ``id`` then the keys of :func:`pixel_metrics`.
+    """
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 3:
+        raise ValueError(
+            f"probabilities must be a (N, H, W) stack for per-image metrics, got shape "
+            f"{probabilities.shape}."
+        )
+    ids = _ids(ids, len(probabilities))
+    truth, fov = np.asarray(truth), np.asarray(fov)
+    _check_shapes(probabilities, truth, fov)
+    return [
+        {"id": name, **pixel_metrics(probabilities[i], truth[i], fov[i], threshold)}
+        for i, name in enumerate(ids)
+    ]
+
+
+def choose_threshold(probabilities, truth, fov) -> float:
+    """The threshold that maximises pooled F1 on the given (validation) images.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Call it on the validation images only. Choosing the threshold on the test
+    images would fit a parameter to the test set: the reported test F1 would
+    be optimistic, and not comparable with methods that fix their threshold
+    beforehand.
+
+    Every distinct probability is tried; the result is the midpoint between
+    the best one and the next lower one, so it gives the same F1 on these
+    images and is not glued to one pixel's value.
+
+    Parameters
+    ----------
+    probabilities, truth, fov : (H, W) or (N, H, W) ndarray
+        As for :func:`pixel_metrics`.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If the truth has no vessel pixel in the FOV.
+    """
+    values, labels = _fov_pixels(probabilities, truth, fov)
+    positives, negatives = _split_sorted(values, labels)
+    if positives.size == 0:
+        raise ValueError(
+            "truth has no vessel pixel inside the FOV: F1 cannot choose a threshold. "
+            "Use images with annotated vessels (the validation split)."
+        )
+    candidates = np.unique(values)
+    tp = positives.size - np.searchsorted(positives, candidates, side="left")
+    fp = negatives.size - np.searchsorted(negatives, candidates, side="left")
+    f1 = 2.0 * tp / (tp + fp + positives.size)
+    best = int(np.argmax(f1))
+    if best == 0:
+        return float(candidates[0])
+    return float((float(candidates[best]) + float(candidates[best - 1])) / 2.0)
+
+
+def roc_pr_curves(probabilities, truth, fov, *, points: int = 2000) -> dict:
+    """ROC and precision-recall curves, exact at up to ``points`` thresholds.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Returns
+    -------
+    dict
+        ``thresholds`` (descending), ``fpr``, ``tpr`` (= ``recall``) and
+        ``precision`` as 1-D float64 arrays, ``roc_auc`` and ``pr_auc``
+        (exact, from every pixel), ``pixels`` (FOV pixels counted) and
+        ``prevalence`` (their vessel fraction: the PR curve of chance).
+    """
+    values, labels = _fov_pixels(probabilities, truth, fov)
+    positives, negatives = _split_sorted(values, labels)
+    if positives.size == 0 or negatives.size == 0:
+        raise ValueError(
+            "truth must hold both vessel and background pixels inside the FOV to draw "
+            "ROC and precision-recall curves."
+        )
+    quantiles = np.quantile(values, np.linspace(0.0, 1.0, points))
+    thresholds = np.unique(np.concatenate([quantiles, [np.nextafter(values.max(), np.inf)]]))
+    thresholds = thresholds[::-1]
+    tp = positives.size - np.searchsorted(positives, thresholds, side="left")
+    fp = negatives.size - np.searchsorted(negatives, thresholds, side="left")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 1.0)
+    result = {
+        "thresholds": thresholds.astype(np.float64),
+        "fpr": fp / negatives.size,
+        "tpr": tp / positives.size,
+        "recall": tp / positives.size,
+        "precision": precision.astype(np.float64),
+        "pixels": int(values.size),
+        "prevalence": positives.size / values.size,
+    }
+    result.update(_ranking_metrics(positives, negatives))
+    return result
+
+
+def second_observer(test_split: data.Split) -> dict:
+    """The 2nd manual annotation scored against the 1st, by the same protocol.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    This is the human baseline: on DRIVE's test set it gives accuracy
+    0.9473, sensitivity 0.7746, specificity 0.9725 and F1 0.7891. It is
+    binary, so it has no AUC; on a ROC plot it is one point.
+
+    Parameters
+    ----------
+    test_split : Split
+        With ``vessels_2nd`` (DRIVE's test split).
+
+    Raises
+    ------
+    ValueError
+        If the split has no 2nd manual annotation.
+    """
+    return binary_metrics(_second_manual(test_split), test_split.vessels, test_split.fov)
+
+
+def second_observer_per_image(test_split: data.Split) -> list:
+    """:func:`second_observer` for each test image; rows with an ``id`` column.
+
+    Explained in ``book/05_evaluation.ipynb``.
+    """
+    second = _second_manual(test_split)
+    return [
+        {"id": name, **binary_metrics(second[i], test_split.vessels[i], test_split.fov[i])}
+        for i, name in enumerate(test_split.ids)
+    ]
+
+
+def evaluate_model(model, dataset: data.Dataset, *, tta: bool = False, batch_size: int = 1):
+    """Predict the validation and test images and measure everything.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A U-Net from ``build_unet`` or :func:`retina_tutorial.inference.load_model`.
+    dataset : Dataset
+        Its ``validation`` split picks the threshold; its ``test`` split is
+        measured at 0.5 and at that threshold.
+    tta : bool
+        Average predictions over the four flips.
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    EvaluationReport
+    """
+    start = time.perf_counter()
+    validation = inference.predict(model, dataset.validation.images, tta=tta, batch_size=batch_size)
+    test = inference.predict(model, dataset.test.images, tta=tta, batch_size=batch_size)
+    seconds = (time.perf_counter() - start) / (len(validation) + len(test))
+    split = dataset.test
+    threshold = choose_threshold(validation, dataset.validation.vessels, dataset.validation.fov)
+    per_image = []
+    for value in dict.fromkeys((0.5, threshold)):  # once if the threshold is 0.5
+        per_image += per_image_metrics(test, split.vessels, split.fov, value, ids=split.ids)
+    has_second = split.vessels_2nd is not None
+    return EvaluationReport(
+        threshold=threshold,
+        test_at_half=pixel_metrics(test, split.vessels, split.fov, 0.5),
+        test_at_threshold=pixel_metrics(test, split.vessels, split.fov, threshold),
+        validation_at_threshold=pixel_metrics(
+            validation, dataset.validation.vessels, dataset.validation.fov, threshold
+        ),
+        per_image=per_image,
+        second_observer=second_observer(split) if has_second else None,
+        second_observer_per_image=second_observer_per_image(split) if has_second else None,
+        test_probabilities=test,
+        validation_probabilities=validation,
+        test=split,
+        validation=dataset.validation,
+        tta=bool(tta),
+        data_source=dataset.source,
+        data_description=dataset.description,
+        model_name=model.name,
+        model_parameters=int(model.count_params()),
+        seconds_per_image=seconds,
+    )
+
+
+def write_report(report: EvaluationReport, out_dir, *, model_path=None) -> Path:
+    """Write metrics, per-image rows, figures and probability maps to ``out_dir``.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Files written:
+
+    ``metrics.json``
+        Pooled test metrics at 0.5 and at the validation threshold, the
+        top-level ``threshold``, ``second_observer``, validation metrics and
+        provenance (model file and SHA-256, data, protocol, package version,
+        time). Undefined metrics are ``null``.
+    ``per_image.csv``
+        One row per test image, predictor (``model`` at each threshold, and
+        ``2nd observer``) with every metric.
+    ``figures/*.png``
+        ROC/PR curves, per-image F1, and for the median-F1 test image the
+        triptych, error overlay and probability map.
+    ``probabilities/<id>_test.png``
+        16-bit greyscale PNG per test image at native resolution: value =
+        round(65535 x probability).
+
+    Parameters
+    ----------
+    report : EvaluationReport
+    out_dir : str or Path
+        Created if needed; files in it are overwritten.
+    model_path : str or Path, optional
+        The model file, recorded with its SHA-256.
+
+    Returns
+    -------
+    Path
+        The ``metrics.json`` written.
+    """
+    # Imported here: plotting builds on this module (curves, metric names), so
+    # a module-level import would be circular; the report is where both meet.
+    from retina_tutorial import plotting
+
+    out_dir = Path(out_dir)
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    (out_dir / "probabilities").mkdir(parents=True, exist_ok=True)
+
+    model_info = {"name": report.model_name, "parameters": report.model_parameters}
+    if model_path is not None:
+        model_path = Path(model_path)
+        model_info["path"] = str(model_path)
+        if model_path.is_file():
+            model_info["sha256"] = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    document = {
+        "protocol": report.protocol,
+        "threshold": report.threshold,
+        "threshold_source": "maximum pooled F1 on the validation images "
+        + ", ".join(report.validation.ids),
+        "test": {
+            "threshold_0.5": report.test_at_half,
+            "threshold_validation": report.test_at_threshold,
+        },
+        "validation": {"threshold_validation": report.validation_at_threshold},
+        "second_observer": report.second_observer,
+        "tta": report.tta,
+        "seconds_per_image": report.seconds_per_image,
+        "model": model_info,
+        "data": {
+            "source": report.data_source,
+            "description": report.data_description,
+            "test_ids": list(report.test.ids),
+            "validation_ids": list(report.validation.ids),
+            "image_shape": list(report.test.images.shape[1:3]),
+            "test_fov_pixels": int(report.test.fov.sum()),
+        },
+        "package_version": retina_tutorial.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    metrics_file = out_dir / "metrics.json"
+    metrics_file.write_text(json.dumps(_json_safe(document), indent=2, allow_nan=False) + "\n")
+
+    _write_rows(out_dir / "per_image.csv", report)
+
+    for name, probabilities in zip(report.test.ids, report.test_probabilities):
+        levels = np.round(np.clip(probabilities, 0.0, 1.0) * 65535.0).astype(np.uint16)
+        Image.fromarray(levels).save(out_dir / "probabilities" / f"{name}_test.png")
+
+    tuned = [row for row in report.per_image if row["threshold"] == report.threshold]
+    order = np.argsort([row["f1"] for row in tuned], kind="stable")
+    median = int(order[len(order) // 2])
+    name = report.test.ids[median]
+    split = report.test
+    figures = {
+        "roc_pr.png": plotting.plot_roc_pr(
+            report.test_probabilities,
+            split.vessels,
+            split.fov,
+            second_observer=report.second_observer,
+        ),
+        "per_image_f1.png": plotting.plot_per_image(
+            tuned, metric="f1", reference_rows=report.second_observer_per_image
+        ),
+        f"triptych_{name}.png": plotting.plot_triptych(
+            split.images[median],
+            split.vessels[median],
+            report.test_probabilities[median],
+            fov=split.fov[median],
+            image_id=name,
+        ),
+        f"errors_{name}.png": plotting.plot_error_overlay(
+            split.images[median],
+            split.vessels[median],
+            report.test_probabilities[median],
+            fov=split.fov[median],
+            threshold=report.threshold,
+            image_id=name,
+        ),
+        f"probability_{name}.png": plotting.plot_probability_map(
+            report.test_probabilities[median], fov=split.fov[median], image_id=name
+        ),
+    }
+    for file_name, figure in figures.items():
+        figure.savefig(out_dir / "figures" / file_name)
+    return metrics_file
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _check_threshold(threshold) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}.")
+    threshold = float(threshold)
+    if not 0.0 <= threshold <= 1.0:  # also rejects nan
+        raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}.")
+    return threshold
+
+
+def _check_shapes(probabilities, truth, fov, name="probabilities") -> None:
+    if not (probabilities.shape == truth.shape == fov.shape):
+        raise ValueError(
+            f"shapes differ: {name} {probabilities.shape}, truth {truth.shape}, "
+            f"fov {fov.shape}. All three must be (H, W) or (N, H, W) of the same size."
+        )
+    if probabilities.ndim not in (2, 3):
+        raise ValueError(f"{name} must be (H, W) or (N, H, W), got shape {probabilities.shape}.")
+
+
+def _binary(array, name: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.dtype == bool:
+        return array
+    if array.size and not np.isin(array, (0, 1)).all():
+        raise ValueError(
+            f"{name} must be binary (bool, or 0/1), found values such as "
+            f"{np.unique(array)[:5].tolist()}. Threshold it first, or use the 1st manual."
+        )
+    return array.astype(bool)
+
+
+def _fov_pixels(probabilities, truth, fov, name="probabilities"):
+    """Validated FOV pixels: float32 probabilities and bool labels, 1-D."""
+    probabilities = np.asarray(probabilities)
+    truth, fov = np.asarray(truth), np.asarray(fov)
+    _check_shapes(probabilities, truth, fov, name)
+    truth, fov = _binary(truth, "truth"), _binary(fov, "fov")
+    if probabilities.dtype == bool:
+        probabilities = probabilities.astype(np.float32)
+    elif not (
+        np.issubdtype(probabilities.dtype, np.floating)
+        or np.issubdtype(probabilities.dtype, np.integer)
+    ):
+        raise ValueError(f"{name} must be numbers in [0, 1], got dtype {probabilities.dtype}.")
+    values = probabilities[fov]
+    if values.size == 0:
+        raise ValueError("fov has no True pixel: there is nothing to evaluate.")
+    low, high = float(values.min()), float(values.max())
+    if not (0.0 <= low and high <= 1.0):  # also catches nan
+        raise ValueError(
+            f"{name} must lie in [0, 1] inside the FOV, found [{low:g}, {high:g}]. "
+            "Pass sigmoid probabilities, not logits or 0-255 values."
+        )
+    return values.astype(np.float32, copy=False), truth[fov]
+
+
+def _split_sorted(values, labels):
+    """Probabilities of vessel and of background pixels, each sorted ascending."""
+    return np.sort(values[labels]), np.sort(values[~labels])
+
+
+def _counts_at(positives, negatives, threshold):
+    tp = int(positives.size - np.searchsorted(positives, threshold, side="left"))
+    fp = int(negatives.size - np.searchsorted(negatives, threshold, side="left"))
+    return tp, fp, positives.size - tp, negatives.size - fp
+
+
+def _ranking_metrics(positives, negatives) -> dict:
+    """ROC AUC (Mann-Whitney, ties half) and average precision from sorted arrays."""
+    n_pos, n_neg = positives.size, negatives.size
+    if n_pos == 0:
+        return {"roc_auc": math.nan, "pr_auc": math.nan}
+    # Distinct vessel probabilities: the only thresholds where recall changes.
+    starts = np.flatnonzero(np.concatenate([[True], positives[1:] != positives[:-1]]))
+    values = positives[starts]
+    counts = np.diff(np.append(starts, n_pos))
+    tp = n_pos - starts
+    fp = n_neg - np.searchsorted(negatives, values, side="left")
+    pr_auc = float(np.sum(counts / n_pos * (tp / (tp + fp))))
+    if n_neg == 0:
+        return {"roc_auc": math.nan, "pr_auc": pr_auc}
+    below = np.searchsorted(negatives, values, side="left").astype(np.float64)
+    equal = np.searchsorted(negatives, values, side="right") - below
+    roc_auc = float(np.sum(counts * (below + 0.5 * equal)) / (float(n_pos) * n_neg))
+    return {"roc_auc": roc_auc, "pr_auc": pr_auc}
+
+
+def _ratio(numerator, denominator) -> float:
+    return float(numerator) / denominator if denominator else math.nan
+
+
+def _counts_metrics(tp: int, fp: int, fn: int, tn: int) -> dict:
+    pixels = tp + fp + fn + tn
+    errors = fp + fn
+    products = [float(tp + fp), float(tp + fn), float(tn + fp), float(tn + fn)]
+    denominator = math.sqrt(math.prod(products))
+    mcc = (float(tp) * tn - float(fp) * fn) / denominator if denominator else 0.0
+    return {
+        "f1": 1.0 if tp + errors == 0 else 2.0 * tp / (2 * tp + errors),
+        "accuracy": (tp + tn) / pixels,
+        "sensitivity": _ratio(tp, tp + fn),
+        "specificity": _ratio(tn, tn + fp),
+        "precision": _ratio(tp, tp + fp),
+        "mcc": mcc,
+        "iou": 1.0 if tp + errors == 0 else tp / (tp + errors),
+        "pixels": int(pixels),
+        "tp": int(tp),
+        "fp": int(fp),
+        "fn": int(fn),
+        "tn": int(tn),
+    }
+
+
+def _ordered(result: dict) -> dict:
+    keys = [k for k in METRIC_NAMES if k in result] + ["threshold"] + list(COUNT_NAMES)
+    return {k: result[k] for k in keys if k in result}
+
+
+def _ids(ids, count: int) -> tuple:
+    if ids is None:
+        return tuple(str(i) for i in range(count))
+    ids = tuple(str(i) for i in ids)
+    if len(ids) != count:
+        raise ValueError(f"ids has {len(ids)} names for {count} images.")
+    return ids
+
+
+def _second_manual(test_split) -> np.ndarray:
+    if test_split.vessels_2nd is None:
+        raise ValueError(
+            "test_split has no 2nd manual annotation (vessels_2nd is None): the 2nd "
+            "observer exists only for DRIVE's test split."
+        )
+    return test_split.vessels_2nd
+
+
+def _json_safe(value):
+    """nan becomes null: JSON has no nan, and strict readers reject it."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _write_rows(path: Path, report: EvaluationReport) -> None:
+    columns = ["id", "predictor", "threshold", *METRIC_NAMES, *COUNT_NAMES]
+    rows = [{"predictor": "model", **row} for row in report.per_image]
+    for row in report.second_observer_per_image or ():
+        rows.append({"predictor": "2nd observer", **row})
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="", extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(row.get(k, "")) for k in columns})
+
+
+def _csv_value(value):
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return value

@@ -1,0 +1,656 @@
+"""Use a trained U-Net: load it, read a fundus photograph, predict vessels.
+
+Explained in ``book/06_inference.ipynb``.
+
+:func:`predict` takes images of any size. A U-Net with ``depth`` poolings
+needs sides divisible by ``2 ** depth``, so the image is padded by
+reflection up to the next multiple, predicted, and cropped back to exactly
+its own pixels. Photographs much larger than DRIVE (a 3504 x 2336 fundus
+camera image, say) are predicted in overlapping tiles whose predictions are
+blended with a smooth window, so memory stays bounded and no seams show.
+Test-time augmentation (TTA) averages the predictions for the four flips.
+
+:func:`estimate_fov` finds the field of view (the bright disc of the retina)
+in an image that comes without a mask, so metrics and figures can still be
+restricted to the retina.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from retina_tutorial import data, model as unet
+
+#: Images with more pixels than this are predicted in tiles unless told otherwise.
+AUTO_TILE_PIXELS = 1500 * 1500
+#: Side of the tiles used when tiling is automatic.
+DEFAULT_TILE_SIZE = 1024
+
+# Flips averaged by test-time augmentation, as (flip rows, flip columns).
+_FLIPS = ((False, False), (False, True), (True, False), (True, True))
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, is not a Keras model, or does not fit fundus images."""
+
+
+class CropBox(typing.NamedTuple):
+    """Where the original image lies inside a padded one (pixels)."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+
+
+def load_model(path) -> keras.Model:
+    """Load a trained U-Net saved as a ``.keras`` file.
+
+    Explained in ``book/06_inference.ipynb``.
+
+    The file is loaded with ``safe_mode=True`` (no code inside the file is
+    run) and ``compile=False``: predicting needs neither the optimizer nor the
+    training losses and metrics.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.keras`` file, e.g. ``runs/full/best.keras``.
+
+    Returns
+    -------
+    keras.Model
+        Taking (B, H, W, 3) images and giving (B, H, W, 1) probabilities.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, is not a Keras model, or the model does not
+        take 3-channel images and give one probability channel. The message
+        names the file and says what to do.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(
+            f"{path}: no such model file. Give the path of a trained model, e.g. "
+            "runs/<profile>/best.keras written by retina_tutorial.train."
+        )
+    if path.is_dir():
+        raise ModelFileError(
+            f"{path} is a folder, not a model file. Keras 3 loads .keras files: "
+            "give the path of best.keras inside the run folder."
+        )
+    if path.suffix.lower() != ".keras":
+        raise ModelFileError(
+            f"{path}: expected a .keras file (Keras 3 format), found {path.suffix!r}. "
+            "Only .keras files can be loaded safely; re-save an old .h5 model with "
+            "model.save('model.keras') where it was made."
+        )
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path} is not a Keras model: a .keras file is a zip archive and this "
+            "one is not. The file is damaged or was renamed; train or download it again."
+        )
+    with zipfile.ZipFile(path) as archive:
+        members = set(archive.namelist())
+    if "config.json" not in members:
+        raise ModelFileError(
+            f"{path} is a zip archive but not a Keras model (no config.json inside). "
+            "Give a file written by model.save('....keras')."
+        )
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # Keras raises many types; all mean "unusable file".
+        raise ModelFileError(
+            f"{path} could not be loaded as a Keras model "
+            f"({type(error).__name__}: {error}). Check that it was saved by "
+            "retina_tutorial (Keras 3) and is complete."
+        ) from error
+    _check_model(model, name=str(path))
+    return model
+
+
+def read_fundus(path) -> np.ndarray:
+    """Read a colour fundus photograph as (H, W, 3) float32 in [0, 1].
+
+    Explained in ``book/06_inference.ipynb``.
+
+    RGBA images lose their alpha channel, palette and CMYK images are
+    converted to RGB, and the EXIF orientation of camera JPEGs is applied.
+    16-bit colour images are scaled to [0, 1] like 8-bit ones (Pillow keeps
+    their top 8 bits, as fine as the 8-bit DRIVE images the models learn from).
+
+    Parameters
+    ----------
+    path : str or Path
+        PNG, JPEG, TIFF or any other format Pillow reads.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing or unreadable, or the image is greyscale: the
+        models are trained on colour photographs (the green channel carries
+        most vessel contrast, but all three are used), so a greyscale image
+        would give meaningless predictions.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such image file.")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(
+            f"{path} cannot be read as an image ({error}). Give a PNG, JPEG or TIFF "
+            "colour fundus photograph."
+        ) from error
+    mode = image.mode
+    if mode in ("1", "L", "LA", "I", "F") or mode.startswith("I;16"):
+        raise ValueError(
+            f"{path} is a greyscale image (mode {mode!r}). The models need a colour "
+            "(RGB) fundus photograph; use the original colour image, or convert it "
+            "to RGB yourself if you accept that predictions on it are unreliable."
+        )
+    if mode == "RGB":
+        pixels = np.asarray(image)
+    elif mode in ("RGBA", "RGBX", "RGBa"):
+        pixels = np.asarray(image)[..., :3]
+    else:  # P, PA, CMYK, YCbCr, LAB, HSV: Pillow knows how to make RGB of them.
+        pixels = np.asarray(image.convert("RGB"))
+    # Should a reader ever hand back 16-bit values, scale them by their own range.
+    scale = np.float32(65535.0 if pixels.dtype == np.uint16 else 255.0)
+    return np.ascontiguousarray(pixels, dtype=np.float32) / scale
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, CropBox]:
+    """Reflect-pad the two spatial axes up to a multiple of ``multiple``.
+
+    Explained in ``book/06_inference.ipynb``.
+
+    The padding is split between both sides (the extra pixel, if any, goes
+    to the bottom or right), so the image stays centred.
+
+    Parameters
+    ----------
+    image : (H, W), (H, W, C) or (N, H, W, C) ndarray
+        Spatial axes are the first two, except for 4-D stacks.
+    multiple : int
+        Positive; typically ``2 ** depth`` of the U-Net.
+
+    Returns
+    -------
+    padded : ndarray
+        Same dtype and layout, spatial sides multiples of ``multiple``.
+    box : CropBox
+        Where the original lies in ``padded``; :func:`crop` undoes the padding.
+    """
+    if isinstance(multiple, bool) or not isinstance(multiple, (int, np.integer)) or multiple < 1:
+        raise ValueError(f"multiple must be a positive integer, got {multiple!r}.")
+    image = np.asarray(image)
+    rows, cols = _spatial_axes(image, "image")
+    height, width = image.shape[rows], image.shape[cols]
+    if height == 0 or width == 0:
+        raise ValueError(f"image has an empty side: shape {image.shape}.")
+    extra_h = -height % multiple
+    extra_w = -width % multiple
+    box = CropBox(extra_h // 2, extra_w // 2, height, width)
+    for axis, extra, length in ((rows, extra_h, height), (cols, extra_w, width)):
+        if extra:
+            widths = [(0, 0)] * image.ndim
+            widths[axis] = (extra // 2, extra - extra // 2)
+            # A side of one pixel has nothing to reflect: repeat it.
+            image = np.pad(image, widths, mode="reflect" if length > 1 else "edge")
+    return image, box
+
+
+def crop(image: np.ndarray, box: CropBox) -> np.ndarray:
+    """Cut ``box`` out of a padded image (undoes :func:`pad_to_multiple`).
+
+    Explained in ``book/06_inference.ipynb``.
+
+    Parameters
+    ----------
+    image : (H, W), (H, W, C) or (N, H, W, C) ndarray
+        Same layout rules as :func:`pad_to_multiple`.
+    box : CropBox
+    """
+    image = np.asarray(image)
+    rows, cols = _spatial_axes(image, "image")
+    if box.top + box.height > image.shape[rows] or box.left + box.width > image.shape[cols]:
+        raise ValueError(f"crop box {tuple(box)} does not fit in an image of shape {image.shape}.")
+    index = [slice(None)] * image.ndim
+    index[rows] = slice(box.top, box.top + box.height)
+    index[cols] = slice(box.left, box.left + box.width)
+    return image[tuple(index)]
+
+
+def predict(
+    model: keras.Model,
+    image: np.ndarray,
+    *,
+    tta: bool = False,
+    tile_size: int | None = None,
+    overlap: int = 64,
+    batch_size: int = 1,
+) -> np.ndarray:
+    """Vessel probabilities for one image or a stack, at the images' own size.
+
+    Explained in ``book/06_inference.ipynb``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A U-Net from :func:`retina_tutorial.model.build_unet` or :func:`load_model`.
+    image : (H, W, 3) or (N, H, W, 3) float ndarray
+        RGB scaled to [0, 1] (see :func:`read_fundus`).
+    tta : bool
+        Average the predictions for the identity, horizontal, vertical and
+        both flips (each un-flipped before averaging); four times slower.
+    tile_size : int, optional
+        Predict in square tiles of this side (rounded up to the model's
+        multiple). By default images larger than ``AUTO_TILE_PIXELS`` are
+        tiled with ``DEFAULT_TILE_SIZE`` and smaller ones are predicted whole.
+        A model built for a fixed input size is always tiled at that size.
+    overlap : int
+        Pixels shared by neighbouring tiles. Their outer quarter is discarded
+        (the U-Net sees zero padding there) and the middle half is blended
+        with a raised-cosine ramp.
+    batch_size : int
+        Images, or tiles, per forward pass.
+
+    Returns
+    -------
+    (H, W) or (N, H, W) float32 ndarray
+        Probabilities in [0, 1], pixel for pixel aligned with ``image``.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not (H, W, 3) or (N, H, W, 3), holds values outside
+        [0, 1] (for example 0-255 integers), or the arguments are out of range.
+    """
+    _check_model(model, name="model")
+    images, single = _check_images(image)
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    multiple = _required_multiple(model)
+    fixed = _fixed_input_size(model)
+    height, width = images.shape[1:3]
+    if fixed is not None:
+        if tile_size is not None and (tile_size, tile_size) != fixed:
+            raise ValueError(
+                f"tile_size={tile_size} but the model only takes {fixed[0]}x{fixed[1]} "
+                "inputs; leave tile_size out to tile at the model's size."
+            )
+        tiles = fixed
+    elif tile_size is not None or height * width > AUTO_TILE_PIXELS:
+        size = DEFAULT_TILE_SIZE if tile_size is None else tile_size
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}.")
+        size = -(-int(size) // multiple) * multiple
+        tiles = (size, size)
+    else:
+        tiles = None
+    if tiles is None:
+        padded, box = pad_to_multiple(images, multiple)
+        result = _predict_batch(model, padded, tta, batch_size)
+        result = result[:, box.top : box.top + box.height, box.left : box.left + box.width]
+    else:
+        if (
+            isinstance(overlap, bool)
+            or not isinstance(overlap, (int, np.integer))
+            or not (0 <= overlap <= min(tiles) - multiple)
+        ):
+            raise ValueError(
+                f"overlap must be an integer from 0 to tile size - {multiple} "
+                f"(= {min(tiles) - multiple}) for tiles of {tiles[0]}x{tiles[1]}, got {overlap!r}."
+            )
+        result = np.stack(
+            [
+                _predict_tiled(
+                    model, one, tiles, int(overlap), multiple, tta, batch_size, fixed is not None
+                )
+                for one in images
+            ]
+        )
+    result = np.clip(result, 0.0, 1.0).astype(np.float32, copy=False)
+    return result[0] if single else result
+
+
+def predict_file(
+    model: keras.Model,
+    image_path,
+    out_dir,
+    *,
+    fov_path=None,
+    threshold: float = 0.5,
+    tta: bool = False,
+) -> list[Path]:
+    """Segment one fundus photograph file and write the results as PNGs.
+
+    Explained in ``book/06_inference.ipynb``.
+
+    Written to ``out_dir`` (created if needed), named after the image:
+
+    ``<name>_probability.png``
+        16-bit greyscale, value = round(65535 x probability), 0 outside the FOV.
+    ``<name>_vessels.png``
+        8-bit, 255 where probability >= ``threshold`` inside the FOV, else 0.
+    ``<name>_fov.png``
+        8-bit, 255 inside the field of view used (given or estimated).
+
+    Parameters
+    ----------
+    model : keras.Model
+    image_path : str or Path
+        A colour fundus photograph (see :func:`read_fundus`).
+    out_dir : str or Path
+    fov_path : str or Path, optional
+        FOV mask of the same size; estimated with :func:`estimate_fov` when omitted.
+    threshold : float
+        In [0, 1].
+    tta : bool
+        Average over the four flips.
+
+    Returns
+    -------
+    list of Path
+        The three files written.
+    """
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not (0.0 <= threshold <= 1.0)
+    ):
+        raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}.")
+    image_path = Path(image_path)
+    image = read_fundus(image_path)
+    if fov_path is None:
+        fov = estimate_fov(image)
+    else:
+        fov = data.read_binary(Path(fov_path), str(fov_path), image.shape[:2])
+    probabilities = np.where(fov, predict(model, image, tta=tta), np.float32(0.0))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [
+        out_dir / f"{image_path.stem}_probability.png",
+        out_dir / f"{image_path.stem}_vessels.png",
+        out_dir / f"{image_path.stem}_fov.png",
+    ]
+    Image.fromarray(np.round(probabilities * 65535.0).astype(np.uint16)).save(written[0])
+    Image.fromarray(((probabilities >= threshold) & fov).astype(np.uint8) * 255).save(written[1])
+    Image.fromarray(fov.astype(np.uint8) * 255).save(written[2])
+    return written
+
+
+def estimate_fov(image: np.ndarray) -> np.ndarray:
+    """Field of view (the illuminated retina) of a fundus photograph.
+
+    Explained in ``book/06_inference.ipynb``.
+
+    For images that come without a FOV mask. The red channel is bright all
+    over the retina and near black outside it, so the mask is: red above 15 %
+    of its 99th percentile, opened to remove specks (text, noise), reduced to
+    its largest connected component and with holes filled row- and column-
+    wise. On DRIVE's 40 images this agrees with the official masks with a
+    Dice of about 0.998 (``tests/test_inference.py`` measures it).
+
+    Parameters
+    ----------
+    image : (H, W, 3) float ndarray
+        RGB in [0, 1].
+
+    Returns
+    -------
+    (H, W) bool ndarray
+        True inside the field of view.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not (H, W, 3), or it is uniformly dark, so there is no
+        retina to find.
+    """
+    images, single = _check_images(image)
+    if not single:
+        raise ValueError(f"image must be one (H, W, 3) image, got shape {np.shape(image)}.")
+    red = images[0, :, :, 0]
+    level = float(np.percentile(red, 99))
+    if level <= 0.02:
+        raise ValueError(
+            "image is uniformly dark (red channel 99th percentile "
+            f"{level:.3f}): no field of view can be found in it."
+        )
+    mask = red > 0.15 * level
+    height, width = mask.shape
+    # Opening (erode, then dilate) removes specks smaller than ~0.5 % of the image.
+    size = max(3, 2 * (min(height, width) // 400) + 1)
+    mask = _rank_filter(_rank_filter(mask, size, "min"), size, "max")
+    mask = _largest_component(mask)
+    return _fill_spans(mask)
+
+
+def _fill_spans(mask: np.ndarray) -> np.ndarray:
+    """Fill every row and column between its first and last True (holes inside the disc)."""
+
+    def spans(m):
+        index = np.arange(m.shape[1])
+        any_true = m.any(axis=1)
+        first = np.where(any_true, m.argmax(axis=1), m.shape[1])
+        last = np.where(any_true, m.shape[1] - 1 - m[:, ::-1].argmax(axis=1), -1)
+        return (index >= first[:, None]) & (index <= last[:, None])
+
+    return spans(mask) & spans(mask.T).T
+
+
+def _rank_filter(mask: np.ndarray, size: int, kind: str) -> np.ndarray:
+    picture = Image.fromarray(mask.astype(np.uint8) * 255)
+    rank = ImageFilter.MinFilter(size) if kind == "min" else ImageFilter.MaxFilter(size)
+    return np.asarray(picture.filter(rank)) > 127
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    """Keep the largest 4-connected component of ``mask``.
+
+    Labels are found on a coarse grid (at most ~128 cells a side) by
+    propagating the largest label to neighbours until nothing changes, which
+    needs no scipy and takes milliseconds even for large photographs.
+    """
+    if not mask.any():
+        return mask
+    height, width = mask.shape
+    step = max(1, math.ceil(max(height, width) / 128))
+    rows, cols = -(-height // step), -(-width // step)
+    padded = np.zeros((rows * step, cols * step), dtype=np.float32)
+    padded[:height, :width] = mask
+    coarse = padded.reshape(rows, step, cols, step).mean(axis=(1, 3)) >= 0.5
+    if not coarse.any():
+        return mask
+    labels = np.where(coarse, np.arange(1, coarse.size + 1).reshape(coarse.shape), 0)
+    while True:
+        grown = labels.copy()
+        grown[1:] = np.maximum(grown[1:], labels[:-1])
+        grown[:-1] = np.maximum(grown[:-1], labels[1:])
+        grown[:, 1:] = np.maximum(grown[:, 1:], labels[:, :-1])
+        grown[:, :-1] = np.maximum(grown[:, :-1], labels[:, 1:])
+        grown = np.where(coarse, grown, 0)
+        if np.array_equal(grown, labels):
+            break
+        labels = grown
+    values, counts = np.unique(labels[labels > 0], return_counts=True)
+    keep = labels == values[np.argmax(counts)]
+    # One coarse cell of slack, so the full-resolution boundary is not cut.
+    keep = _rank_filter(keep, 3, "max")
+    keep = np.repeat(np.repeat(keep, step, axis=0), step, axis=1)[:height, :width]
+    return mask & keep
+
+
+def _spatial_axes(image: np.ndarray, name: str) -> tuple[int, int]:
+    if image.ndim in (2, 3):
+        return 0, 1
+    if image.ndim == 4:
+        return 1, 2
+    raise ValueError(f"{name} must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}.")
+
+
+def _check_images(image) -> tuple[np.ndarray, bool]:
+    """(N, H, W, 3) float32 from (H, W, 3) or (N, H, W, 3); says what is wrong otherwise."""
+    image = np.asarray(image)
+    if image.ndim not in (3, 4):
+        raise ValueError(
+            f"image must be (H, W, 3) or (N, H, W, 3), got shape {image.shape}. "
+            "A greyscale image must be converted to RGB first."
+        )
+    if image.shape[-1] != 3:
+        raise ValueError(
+            f"image must have 3 colour channels (RGB) in its last axis, got shape "
+            f"{image.shape}. Drop an alpha channel, or use read_fundus(path)."
+        )
+    if image.shape[-3] == 0 or image.shape[-2] == 0 or (image.ndim == 4 and image.shape[0] == 0):
+        raise ValueError(f"image is empty: shape {image.shape}.")
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(
+            f"image must be float RGB in [0, 1], got dtype {image.dtype}. Divide 8-bit "
+            "pixels by 255 (read_fundus does this)."
+        )
+    image = image.astype(np.float32, copy=False)
+    low, high = float(image.min()), float(image.max())
+    if not (np.isfinite(low) and np.isfinite(high)) or low < -1e-6 or high > 1.0 + 1e-6:
+        raise ValueError(
+            f"image values must lie in [0, 1], found [{low:g}, {high:g}]. Divide 8-bit "
+            "pixels by 255 (read_fundus does this)."
+        )
+    single = image.ndim == 3
+    return (image[None] if single else image), single
+
+
+def _check_model(model, name: str) -> None:
+    if not isinstance(model, keras.Model):
+        raise ModelFileError(f"{name} is a {type(model).__name__}, not a keras.Model.")
+    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
+        shapes = [tuple(x.shape) for x in model.inputs]
+        raise ModelFileError(
+            f"{name} takes inputs of shape {shapes}; a vessel U-Net takes one "
+            "(batch, height, width, 3) image."
+        )
+    channels = model.inputs[0].shape[-1]
+    if channels != 3:
+        raise ModelFileError(
+            f"{name} takes images with {channels} channel(s), not 3: it was not "
+            "trained on RGB fundus photographs. Use a model from retina_tutorial.train."
+        )
+    outputs = model.outputs
+    if len(outputs) != 1 or len(outputs[0].shape) != 4 or outputs[0].shape[-1] != 1:
+        raise ModelFileError(
+            f"{name} gives outputs of shape {[tuple(y.shape) for y in outputs]}; a vessel "
+            "U-Net gives one (batch, height, width, 1) probability map."
+        )
+
+
+def _required_multiple(model) -> int:
+    return int(unet.required_multiple(model))
+
+
+def _fixed_input_size(model) -> tuple[int, int] | None:
+    height, width = model.inputs[0].shape[1:3]
+    if height is None and width is None:
+        return None
+    if height is None or width is None:
+        raise ModelFileError(
+            f"model input shape {tuple(model.inputs[0].shape)} fixes only one side; "
+            "build the U-Net with input_shape=(None, None, 3)."
+        )
+    return int(height), int(width)
+
+
+def _forward(model, batch: np.ndarray, batch_size: int) -> np.ndarray:
+    """(N, H, W, 3) -> (N, H, W) probabilities, ``batch_size`` images per call."""
+    parts = []
+    for start in range(0, len(batch), batch_size):
+        # A compiled predict step: faster than an eager call (~0.19 s vs ~0.27 s
+        # for a DRIVE image on 2 CPU cores) and it is not retraced per shape.
+        output = model.predict_on_batch(batch[start : start + batch_size])
+        parts.append(np.asarray(output)[..., 0])
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def _predict_batch(model, batch: np.ndarray, tta: bool, batch_size: int) -> np.ndarray:
+    """Predict padded images; with TTA, average the four un-flipped flips."""
+    if not tta:
+        return _forward(model, batch, batch_size)
+    total = np.zeros(batch.shape[:3], dtype=np.float32)
+    for flip_rows, flip_cols in _FLIPS:
+        axes = tuple(a for a, f in ((1, flip_rows), (2, flip_cols)) if f)
+        flipped = np.flip(batch, axes) if axes else batch
+        output = _forward(model, np.ascontiguousarray(flipped), batch_size)
+        total += np.flip(output, axes) if axes else output
+    return total / np.float32(len(_FLIPS))
+
+
+def _tile_starts(length: int, tile: int, stride: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    return list(range(0, length - tile, stride)) + [length - tile]
+
+
+def _tile_weights(start: int, tile: int, length: int, overlap: int) -> np.ndarray:
+    """1-D blending weights of one tile: low near edges shared with other tiles.
+
+    The outer quarter of the overlap gets weight 0 (tile-edge artefacts are
+    never used), the middle half ramps up as a raised cosine. Edges on the
+    image border keep full weight.
+    """
+    distance = np.full(tile, np.inf)
+    position = np.arange(tile)
+    if start > 0:
+        distance = np.minimum(distance, position)
+    if start + tile < length:
+        distance = np.minimum(distance, tile - 1 - position)
+    margin, ramp = overlap // 4, overlap // 2
+    if ramp == 0:
+        return (distance >= margin).astype(np.float32)
+    t = np.clip((distance - margin + 0.5) / ramp, 0.0, 1.0)
+    return (0.5 - 0.5 * np.cos(np.pi * t)).astype(np.float32)
+
+
+def _predict_tiled(model, image, tiles, overlap, multiple, tta, batch_size, exact_tiles):
+    """Predict one (H, W, 3) image in overlapping tiles, blended smoothly."""
+    padded, box = pad_to_multiple(image, multiple)
+    if exact_tiles:
+        # The model takes only its own size: pad small images up to it.
+        need_h, need_w = max(0, tiles[0] - padded.shape[0]), max(0, tiles[1] - padded.shape[1])
+        if need_h or need_w:
+            padded = np.pad(padded, ((0, need_h), (0, need_w), (0, 0)), mode="reflect")
+    height, width = padded.shape[:2]
+    tile_h, tile_w = min(tiles[0], height), min(tiles[1], width)
+    # Starts stay on the model's grid so pooling windows line up with the whole image's.
+    starts_r = _tile_starts(height, tile_h, (tile_h - overlap) // multiple * multiple)
+    starts_c = _tile_starts(width, tile_w, (tile_w - overlap) // multiple * multiple)
+    total = np.zeros((height, width), dtype=np.float32)
+    weight = np.zeros((height, width), dtype=np.float32)
+    corners = [(r, c) for r in starts_r for c in starts_c]
+    for first in range(0, len(corners), batch_size):
+        group = corners[first : first + batch_size]
+        batch = np.stack([padded[r : r + tile_h, c : c + tile_w] for r, c in group])
+        output = _predict_batch(model, batch, tta, batch_size)
+        for (r, c), probabilities in zip(group, output):
+            window = np.outer(
+                _tile_weights(r, tile_h, height, overlap), _tile_weights(c, tile_w, width, overlap)
+            )
+            total[r : r + tile_h, c : c + tile_w] += window * probabilities
+            weight[r : r + tile_h, c : c + tile_w] += window
+    # Every pixel has positive weight: overlaps are >= overlap, so one tile is far enough in.
+    result = total / weight
+    return result[box.top : box.top + box.height, box.left : box.left + box.width]

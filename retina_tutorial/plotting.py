@@ -1,0 +1,606 @@
+"""Figures for the book and the evaluation report.
+
+Explained in ``book/05_evaluation.ipynb``.
+
+Every function returns a :class:`matplotlib.figure.Figure` made without
+pyplot: nothing is shown or kept open behind your back, so the functions work
+in scripts, on headless machines (no display needed) and in notebooks, where
+a returned figure is drawn once. Save one with ``figure.savefig("name.png")``.
+
+Images are drawn at their native resolution (one image pixel per screen
+pixel at the figure's 100 dpi), so thin vessels are neither blurred nor lost.
+Colours for true positives, false positives and false negatives come from
+the Okabe-Ito palette, which stays distinguishable with the common forms of
+colour blindness.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from retina_tutorial import data, evaluate
+
+#: Okabe-Ito colours of the error overlay.
+COLOURS = {
+    "tp": "#F0E442",  # yellow: vessel found
+    "fp": "#D55E00",  # vermillion: vessel claimed where there is none
+    "fn": "#56B4E9",  # sky blue: vessel missed
+}
+#: Readable names of the metrics, for axes and legends.
+METRIC_LABELS = {
+    "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC (average precision)",
+    "f1": "F1 score (Dice)",
+    "accuracy": "Accuracy",
+    "sensitivity": "Sensitivity (recall)",
+    "specificity": "Specificity",
+    "precision": "Precision",
+    "mcc": "Matthews correlation",
+    "iou": "IoU (Jaccard)",
+    "loss": "Loss",
+}
+DPI = 100
+_OUTSIDE_FOV = "#9a9a9a"
+
+
+def plot_roc_pr(
+    probabilities,
+    truth,
+    fov,
+    *,
+    second_observer: dict | None = None,
+    label: str = "U-Net",
+    operating_points=(0.5,),
+) -> Figure:
+    """ROC and precision-recall curves over the FOV pixels, AUC in the legend.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    probabilities, truth, fov : (H, W) or (N, H, W) ndarray
+        As for :func:`retina_tutorial.evaluate.pixel_metrics`; pooled.
+    second_observer : dict, optional
+        From :func:`retina_tutorial.evaluate.second_observer`: drawn as one
+        point on each plot (a human annotation has no curve).
+    label : str
+        Name of the model in the legend.
+    operating_points : sequence of float
+        Thresholds marked on both curves.
+
+    Returns
+    -------
+    Figure
+    """
+    curves = evaluate.roc_pr_curves(probabilities, truth, fov)
+    figure = Figure(figsize=(11, 5), dpi=DPI, layout="constrained")
+    roc, pr = figure.subplots(1, 2)
+
+    roc.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="Chance (AUC = 0.5)")
+    roc.plot(
+        curves["fpr"],
+        curves["tpr"],
+        color="#0072B2",
+        linewidth=2,
+        label=f"{label} (AUC = {curves['roc_auc']:.4f})",
+    )
+    prevalence = curves["prevalence"]
+    pr.axhline(
+        prevalence,
+        color="0.6",
+        linestyle="--",
+        linewidth=1,
+        label=f"Chance (vessel fraction = {prevalence:.3f})",
+    )
+    pr.plot(
+        curves["recall"],
+        curves["precision"],
+        color="#0072B2",
+        linewidth=2,
+        label=f"{label} (AP = {curves['pr_auc']:.4f})",
+    )
+    for threshold, marker in zip(operating_points, "osv^<>"):
+        point = evaluate.pixel_metrics(probabilities, truth, fov, threshold)
+        style = dict(
+            color="#0072B2",
+            marker=marker,
+            markersize=7,
+            markerfacecolor="white",
+            markeredgewidth=2,
+            linestyle="none",
+            label=f"{label} at threshold {threshold:.2f}",
+        )
+        roc.plot(1 - point["specificity"], point["sensitivity"], **style)
+        pr.plot(point["sensitivity"], point["precision"], **style)
+    if second_observer is not None:
+        roc.plot(
+            1 - second_observer["specificity"],
+            second_observer["sensitivity"],
+            "D",
+            color="#D55E00",
+            markersize=8,
+            label=f"2nd observer (sens. {second_observer['sensitivity']:.3f}, "
+            f"spec. {second_observer['specificity']:.3f})",
+        )
+        pr.plot(
+            second_observer["sensitivity"],
+            second_observer["precision"],
+            "D",
+            color="#D55E00",
+            markersize=8,
+            label=f"2nd observer (F1 = {second_observer['f1']:.3f})",
+        )
+    roc.set(
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        aspect="equal",
+        xlabel="False positive rate (1 − specificity)",
+        ylabel="True positive rate (sensitivity)",
+        title="ROC curve",
+    )
+    pr.set(
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        aspect="equal",
+        xlabel="Recall (sensitivity)",
+        ylabel="Precision",
+        title="Precision-recall curve",
+    )
+    roc.legend(loc="lower right", fontsize=9)
+    pr.legend(loc="lower left", fontsize=9)
+    for axes in (roc, pr):
+        axes.grid(alpha=0.3)
+    count = 1 if np.ndim(probabilities) == 2 else np.shape(probabilities)[0]
+    figure.suptitle(
+        f"Vessel detection inside the field of view: {count} image{'s' if count != 1 else ''}, "
+        f"{curves['pixels']:,} pixels"
+    )
+    return figure
+
+
+def plot_triptych(image, truth, probabilities, *, fov=None, image_id=None) -> Figure:
+    """Photograph, 1st manual annotation and prediction side by side, 1:1 pixels.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    image : (H, W, 3) float ndarray
+        RGB in [0, 1].
+    truth : (H, W) bool ndarray
+        1st manual annotation.
+    probabilities : (H, W) float ndarray
+        Predicted vessel probability in [0, 1], drawn white = 1.
+    fov : (H, W) bool ndarray, optional
+        Outside it the prediction is drawn black, like the annotation.
+    image_id : str, optional
+        Named in the title.
+    """
+    image, truth, probabilities, fov = _check_one(image, truth, probabilities, fov)
+    shown = np.where(fov, probabilities, 0.0)
+    panels = [
+        (image, None, "Photograph"),
+        (truth, "gray", "Vessels drawn by the 1st expert (truth)"),
+        (shown, "gray", "Predicted vessel probability (white = 1)"),
+    ]
+    figure, axes = _native_grid(
+        image.shape[:2], 1, 3, title=_title("photograph, truth and prediction", image_id)
+    )
+    for ax, (picture, cmap, title) in zip(axes[0], panels):
+        ax.imshow(picture, cmap=cmap, vmin=0, vmax=1, interpolation="none")
+        ax.set_title(title, fontsize=11)
+    return figure
+
+
+def plot_error_overlay(
+    image, truth, prediction, *, fov=None, threshold: float = 0.5, image_id=None
+) -> Figure:
+    """Where the segmentation agrees with the 1st manual, and where it errs.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    True positives (yellow), false positives (vermillion) and false negatives
+    (sky blue) are painted over a dimmed grey version of the photograph;
+    pixels outside the FOV are not judged and stay dark.
+
+    Parameters
+    ----------
+    image : (H, W, 3) float ndarray
+    truth : (H, W) bool ndarray
+    prediction : (H, W) float or bool ndarray
+        Probabilities (thresholded at ``threshold``) or a binary mask.
+    fov : (H, W) bool ndarray, optional
+    threshold : float
+        Vessel where ``prediction >= threshold``.
+    image_id : str, optional
+    """
+    threshold = evaluate._check_threshold(threshold)
+    image, truth, prediction, fov = _check_one(image, truth, prediction, fov)
+    predicted = prediction >= threshold
+    counts = {
+        "tp": truth & predicted & fov,
+        "fp": ~truth & predicted & fov,
+        "fn": truth & ~predicted & fov,
+    }
+    # Grey from the green channel, where vessels show best; dimmed so colours stand out.
+    grey = 0.15 + 0.45 * image[..., 1] / max(float(image[..., 1].max()), 1e-6)
+    overlay = np.repeat(np.where(fov, grey, 0.05)[..., None], 3, axis=2)
+    for key, where in counts.items():
+        overlay[where] = _rgb(COLOURS[key])
+    figure, axes = _native_grid(
+        image.shape[:2],
+        1,
+        1,
+        legend_width=250,
+        header=0,
+        title=_title("errors against the 1st expert", image_id) + f" (threshold {threshold:.2f})",
+    )
+    ax = axes[0][0]
+    ax.imshow(overlay, interpolation="none")
+    names = {
+        "tp": "Found (true positive)",
+        "fp": "Extra (false positive)",
+        "fn": "Missed (false negative)",
+    }
+    handles = [
+        Patch(color=COLOURS[k], label=f"{names[k]}:\n{int(v.sum()):,} pixels")
+        for k, v in counts.items()
+    ]
+    width = figure.get_size_inches()[0] * DPI
+    figure.legend(
+        handles=handles,
+        loc="center left",
+        fontsize=10,
+        frameon=False,
+        bbox_to_anchor=((ax.get_position().x1 * width + 12) / width, 0.5),
+        title="Pixels inside the field of view",
+        title_fontsize=10,
+        alignment="left",
+    )
+    return figure
+
+
+def plot_probability_map(probabilities, *, fov=None, image_id=None) -> Figure:
+    """Predicted vessel probability with a colour bar, 1:1 pixels.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    probabilities : (H, W) float ndarray
+        In [0, 1].
+    fov : (H, W) bool ndarray, optional
+        Pixels outside it are drawn in grey (not evaluated).
+    image_id : str, optional
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    if probabilities.ndim != 2:
+        raise ValueError(f"probabilities must be (H, W), got shape {probabilities.shape}.")
+    fov = np.ones(probabilities.shape, bool) if fov is None else evaluate._binary(fov, "fov")
+    if fov.shape != probabilities.shape:
+        raise ValueError(f"shapes differ: probabilities {probabilities.shape}, fov {fov.shape}.")
+    figure, axes = _native_grid(
+        probabilities.shape,
+        1,
+        1,
+        legend_width=220,
+        header=0,
+        title=_title("predicted vessel probability", image_id),
+    )
+    ax = axes[0][0]
+    shown = np.ma.masked_array(probabilities, mask=~fov)
+    colours = matplotlib.colormaps["magma"].with_extremes(bad=_OUTSIDE_FOV)
+    mappable = ax.imshow(shown, cmap=colours, vmin=0, vmax=1, interpolation="none")
+    width, height = figure.get_size_inches() * DPI
+    left = (ax.get_position().x1 * width + 25) / width
+    bar = figure.add_axes((left, 0.2, 22 / width, 0.65))
+    colourbar = figure.colorbar(mappable, cax=bar)
+    colourbar.set_label("Vessel probability (0 = background, 1 = vessel)")
+    if not fov.all():
+        figure.legend(
+            handles=[Patch(color=_OUTSIDE_FOV, label="Outside the field of view\n(not evaluated)")],
+            loc="lower left",
+            bbox_to_anchor=(left - 10 / width, 0.03),
+            fontsize=9,
+            frameon=False,
+        )
+    return figure
+
+
+def plot_per_image(
+    rows,
+    *,
+    metric: str = "f1",
+    reference_rows=None,
+    reference_label: str = "2nd observer",
+) -> Figure:
+    """One bar per test image for ``metric``, with the 2nd observer as reference.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        From :func:`retina_tutorial.evaluate.per_image_metrics` (``id`` and
+        ``metric`` keys), one per image.
+    metric : str
+        One of :data:`retina_tutorial.evaluate.METRIC_NAMES`.
+    reference_rows : list of dict, optional
+        E.g. :func:`retina_tutorial.evaluate.second_observer_per_image`,
+        drawn as diamonds on the matching images.
+    reference_label : str
+    """
+    if metric not in evaluate.METRIC_NAMES:
+        raise ValueError(f"metric must be one of {evaluate.METRIC_NAMES}, got {metric!r}.")
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows is empty: there is nothing to plot.")
+    ids = [str(row["id"]) for row in rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError(
+            "rows holds some image ids more than once; pass the rows of one threshold."
+        )
+    values = np.array([row[metric] for row in rows], dtype=float)
+    name = METRIC_LABELS[metric]
+    figure = Figure(figsize=(max(6.0, 0.45 * len(rows) + 2), 4.5), dpi=DPI, layout="constrained")
+    ax = figure.subplots()
+    positions = np.arange(len(rows))
+    ax.bar(positions, values, color="#0072B2", width=0.7, label="Model")
+    if np.isfinite(values).any():  # undefined values (nan) are left out of the mean
+        ax.axhline(
+            np.nanmean(values),
+            color="#0072B2",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"Model, mean over images = {np.nanmean(values):.3f}",
+        )
+    if reference_rows is not None:
+        lookup = {str(row["id"]): row.get(metric) for row in reference_rows}
+        reference = np.array([lookup.get(i, math.nan) for i in ids], dtype=float)
+        if metric not in evaluate.BINARY_METRIC_NAMES:
+            raise ValueError(f"{reference_label} has no {metric}: it is binary (no AUC).")
+        ax.plot(positions, reference, "D", color="#D55E00", markersize=7, label=reference_label)
+        if np.isfinite(reference).any():
+            ax.axhline(
+                np.nanmean(reference),
+                color="#D55E00",
+                linestyle=":",
+                linewidth=1.2,
+                label=f"{reference_label}, mean = {np.nanmean(reference):.3f}",
+            )
+    finite = values[np.isfinite(values)]
+    low = min(finite.min() if finite.size else 0.0, 1.0)
+    ax.set_ylim(max(0.0, low - 0.1), 1.0)
+    ax.set_xticks(positions, ids)
+    ax.set(xlabel="DRIVE test image", ylabel=name, title=f"{name} of each test image")
+    ax.grid(axis="y", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: (labels[i] != "Model", i))
+    figure.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="outside lower center",
+        ncol=4,
+        fontsize=9,
+        frameon=False,
+    )
+    return figure
+
+
+def plot_history(history) -> Figure:
+    """Training curves: each loss and metric per epoch, training and validation.
+
+    Explained in ``book/05_training.ipynb``.
+
+    Parameters
+    ----------
+    history : dict of lists, keras History, or path to ``history.csv``
+        Keys (columns) like ``loss``, ``val_loss``, ``fov_auc``,
+        ``val_fov_auc``, ``learning_rate``; an ``epoch`` column is optional.
+
+    Returns
+    -------
+    Figure
+        One panel per quantity; the epoch with the lowest validation loss is
+        marked.
+    """
+    history = _read_history(history)
+    epochs = history.pop("epoch", None)
+    length = len(next(iter(history.values())))
+    epochs = np.arange(1, length + 1) if epochs is None else np.asarray(epochs, float) + 1
+    rates = [k for k in ("learning_rate", "lr") if k in history]
+    names = [k for k in history if not k.startswith("val_") and k not in rates]
+    names += [k[4:] for k in history if k.startswith("val_") and k[4:] not in history]
+    panels = names + rates[:1]
+    if not names:
+        raise ValueError("history holds no loss or metric columns to plot.")
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure = Figure(figsize=(4.6 * columns, 3.6 * rows), dpi=DPI, layout="constrained")
+    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
+    best = None
+    if "val_loss" in history and np.isfinite(history["val_loss"]).any():
+        best = epochs[int(np.nanargmin(history["val_loss"]))]
+    for ax, name in zip(axes, panels):
+        label = _history_label(name)
+        if name in rates:
+            ax.plot(epochs, history[name], color="0.3", marker=".")
+            ax.set_yscale("log")
+        else:
+            if name in history:
+                ax.plot(
+                    epochs, history[name], color="#0072B2", marker=".", label="Training patches"
+                )
+            if f"val_{name}" in history:
+                ax.plot(
+                    epochs,
+                    history[f"val_{name}"],
+                    color="#D55E00",
+                    marker=".",
+                    label="Validation images",
+                )
+            ax.legend(fontsize=9)
+        if best is not None:
+            ax.axvline(best, color="0.5", linestyle=":", linewidth=1)
+        ax.set(xlabel="Epoch", ylabel=label, title=label)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    suffix = f" (dotted line: lowest validation loss, epoch {best:g})" if best is not None else ""
+    figure.suptitle("Training history" + suffix)
+    return figure
+
+
+def plot_samples(split: data.Split, n: int = 3, *, ids=None) -> Figure:
+    """Photograph, FOV mask, 1st and (if present) 2nd manual, for ``n`` images.
+
+    Explained in ``book/01_data_preparation.ipynb``.
+
+    Parameters
+    ----------
+    split : Split
+    n : int
+        How many images, from the start of the split (ignored with ``ids``).
+    ids : sequence of str, optional
+        Which images to show.
+    """
+    if ids is None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}.")
+        ids = split.ids[: int(n)]
+    missing = [i for i in ids if i not in split.ids]
+    if missing:
+        raise ValueError(f"ids {missing} are not in this split (it has {split.ids}).")
+    titles = ["Photograph", "Field of view (FOV)", "Vessels, 1st expert"]
+    if split.vessels_2nd is not None:
+        titles.append("Vessels, 2nd expert")
+    height, width = split.images.shape[1:3]
+    scale = 3.2 / max(height, width)
+    figure = Figure(
+        figsize=(len(titles) * width * scale + 0.6, len(ids) * (height * scale + 0.1) + 0.4),
+        dpi=DPI,
+        layout="constrained",
+    )
+    axes = figure.subplots(len(ids), len(titles), squeeze=False)
+    for row, image_id in enumerate(ids):
+        index = split.ids.index(image_id)
+        pictures = [split.images[index], split.fov[index], split.vessels[index]]
+        if split.vessels_2nd is not None:
+            pictures.append(split.vessels_2nd[index])
+        for column, (ax, picture) in enumerate(zip(axes[row], pictures)):
+            ax.imshow(
+                picture,
+                cmap=None if picture.ndim == 3 else "gray",
+                vmin=0,
+                vmax=1,
+                interpolation="antialiased",
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if row == 0:
+                ax.set_title(titles[column], fontsize=10)
+        axes[row][0].set_ylabel(f"Image {image_id}", fontsize=10)
+    return figure
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _title(text: str, image_id) -> str:
+    return text if image_id is None else f"Test image {image_id}: {text}"
+
+
+def _rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+
+
+def _check_one(image, truth, prediction, fov):
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"image must be one (H, W, 3) RGB image, got shape {image.shape}.")
+    truth = evaluate._binary(truth, "truth")
+    prediction = np.asarray(prediction)
+    prediction = prediction.astype(np.float32)
+    fov = np.ones(image.shape[:2], bool) if fov is None else evaluate._binary(fov, "fov")
+    shapes = {
+        "image": image.shape[:2],
+        "truth": truth.shape,
+        "prediction": prediction.shape,
+        "fov": fov.shape,
+    }
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"shapes differ: {shapes}; all must be the same (H, W).")
+    return image, truth, prediction, fov
+
+
+def _native_grid(shape, rows, columns, *, title, legend_width=0, gap=12, header=30, top=40):
+    """A figure whose axes are exactly one pixel per image pixel at ``DPI``.
+
+    ``top`` pixels hold the figure title, ``header`` pixels above each row
+    the panel titles, and ``legend_width`` pixels on the right a legend or
+    colour bar.
+    """
+    height, width = shape
+    total_w = columns * width + (columns + 1) * gap + legend_width
+    total_h = top + rows * (height + header) + gap
+    figure = Figure(figsize=(total_w / DPI, total_h / DPI), dpi=DPI)
+    axes = []
+    for row in range(rows):
+        line = []
+        for column in range(columns):
+            left = gap + column * (width + gap)
+            bottom = total_h - top - (row + 1) * (height + header)
+            ax = figure.add_axes(
+                (left / total_w, bottom / total_h, width / total_w, height / total_h)
+            )
+            ax.set_axis_off()
+            line.append(ax)
+        axes.append(line)
+    figure.suptitle(title, fontsize=13, y=1 - 10 / total_h, va="top")
+    return figure, axes
+
+
+def _read_history(history) -> dict:
+    if hasattr(history, "history"):
+        history = history.history
+    if isinstance(history, (str, Path)):
+        path = Path(history)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such history file (expected history.csv of a run).")
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            table = {name: [] for name in reader.fieldnames or ()}
+            for line in reader:
+                for name in table:
+                    cell = line.get(name, "")
+                    table[name].append(float(cell) if cell not in ("", None) else math.nan)
+        history = table
+    if not isinstance(history, dict) or not history:
+        raise ValueError(
+            "history must be a non-empty dict of lists, a keras History or the path of "
+            f"a history.csv, got {type(history).__name__}."
+        )
+    lengths = {len(v) for v in history.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(
+            f"history columns must have one common, non-zero length; got {sorted(lengths)}."
+        )
+    return {k: np.asarray(v, dtype=float) for k, v in history.items()}
+
+
+def _history_label(name: str) -> str:
+    if name in ("learning_rate", "lr"):
+        return "Learning rate"
+    if name in METRIC_LABELS:
+        return METRIC_LABELS[name]
+    readable = {"fov_auc": "ROC AUC inside the FOV", "fov_dice": "Dice inside the FOV"}
+    return readable.get(name, name.replace("_", " ").capitalize())

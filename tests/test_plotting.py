@@ -1,0 +1,207 @@
+"""Figures: returned (never shown), readable labels, native resolution, right counts."""
+
+import io
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from retina_tutorial import data, evaluate, plotting
+
+SHAPE = (48, 40)
+
+
+@pytest.fixture
+def example():
+    rng = np.random.default_rng(0)
+    truth = rng.random(SHAPE) < 0.2
+    probabilities = np.clip(0.6 * truth + 0.5 * rng.random(SHAPE), 0, 1).astype(np.float32)
+    fov = np.zeros(SHAPE, bool)
+    fov[4:-4, 3:-3] = True
+    image = rng.random((*SHAPE, 3)).astype(np.float32)
+    return image, truth, probabilities, fov
+
+
+@pytest.fixture(autouse=True)
+def no_pyplot_figures():
+    before = plt.get_fignums()
+    yield
+    assert plt.get_fignums() == before, "a plotting function left a pyplot figure open"
+
+
+def _png(figure) -> np.ndarray:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    buffer.seek(0)
+    with Image.open(buffer) as png:
+        return np.asarray(png.convert("RGB"))
+
+
+def _texts(figure) -> str:
+    return " ".join(t.get_text() for t in figure.findobj(lambda o: hasattr(o, "get_text")))
+
+
+def test_roc_pr_legend_and_second_observer(example):
+    image, truth, probabilities, fov = example
+    second = {"sensitivity": 0.77, "specificity": 0.97, "precision": 0.8, "f1": 0.79}
+    figure = plotting.plot_roc_pr(probabilities, truth, fov, second_observer=second, label="Net")
+    assert isinstance(figure, Figure)
+    auc = evaluate.pixel_metrics(probabilities, truth, fov)["roc_auc"]
+    text = _texts(figure)
+    assert f"Net (AUC = {auc:.4f})" in text and "2nd observer" in text
+    roc = figure.axes[0]
+    assert roc.get_xlabel().startswith("False positive rate") and roc.get_title() == "ROC curve"
+    assert _png(figure).shape[2] == 3
+
+
+def test_triptych_is_at_native_resolution(example):
+    image, truth, probabilities, fov = example
+    figure = plotting.plot_triptych(image, truth, probabilities, fov=fov, image_id="07")
+    assert len(figure.axes) == 3
+    for ax in figure.axes:
+        box = ax.bbox  # display pixels at the figure's dpi, the dpi savefig uses
+        assert (round(box.width), round(box.height)) == (SHAPE[1], SHAPE[0])
+        assert ax.get_title()
+    assert "07" in figure.get_suptitle()
+
+
+def test_error_overlay_counts_and_colours(example):
+    image, truth, probabilities, fov = example
+    figure = plotting.plot_error_overlay(image, truth, probabilities, fov=fov, threshold=0.5)
+    m = evaluate.pixel_metrics(probabilities, truth, fov, 0.5)
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert [label.split("\n")[1] for label in labels] == [
+        f"{m[k]:,} pixels" for k in ("tp", "fp", "fn")
+    ]
+    # The drawn image holds exactly the three palette colours where errors are.
+    picture = figure.axes[0].get_images()[0].get_array()
+    predicted = probabilities >= 0.5
+    false_positive = ~truth & predicted & fov
+    np.testing.assert_allclose(
+        picture[false_positive],
+        plotting._rgb(plotting.COLOURS["fp"])[None].repeat(false_positive.sum(), 0),
+    )
+    assert not np.any(np.all(picture[~fov] == plotting._rgb(plotting.COLOURS["tp"]), axis=-1))
+
+
+def test_error_overlay_takes_a_binary_mask(example):
+    image, truth, _, fov = example
+    figure = plotting.plot_error_overlay(image, truth, truth, fov=fov)
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert labels[1].endswith("\n0 pixels") and labels[2].endswith("\n0 pixels")
+
+
+def test_probability_map_has_labelled_colour_bar(example):
+    _, _, probabilities, fov = example
+    figure = plotting.plot_probability_map(probabilities, fov=fov, image_id="01")
+    bar = figure.axes[1]
+    assert "probability" in bar.get_ylabel().lower()
+    assert "Outside the field of view" in _texts(figure)
+    picture = figure.axes[0].get_images()[0].get_array()
+    assert np.ma.getmaskarray(picture)[~fov].all()
+
+
+def test_per_image_bars_with_reference():
+    rows = [{"id": "01", "f1": 0.7}, {"id": "02", "f1": 0.8}]
+    reference = [{"id": "02", "f1": 0.79}, {"id": "01", "f1": 0.81}]
+    figure = plotting.plot_per_image(rows, metric="f1", reference_rows=reference)
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["01", "02"]
+    diamonds = [line for line in ax.get_lines() if line.get_marker() == "D"][0]
+    np.testing.assert_allclose(diamonds.get_ydata(), [0.81, 0.79])
+    assert ax.get_ylabel() == "F1 score (Dice)"
+
+
+def test_per_image_with_undefined_values():
+    rows = [{"id": "01", "sensitivity": float("nan")}, {"id": "02", "sensitivity": float("nan")}]
+    figure = plotting.plot_per_image(rows, metric="sensitivity")
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["01", "02"]
+
+
+@pytest.mark.parametrize(
+    "rows, kwargs, message",
+    [
+        ([{"id": "01", "f1": 0.7}], {"metric": "dice"}, "metric must be one of"),
+        ([], {}, "empty"),
+        ([{"id": "01", "f1": 0.7}, {"id": "01", "f1": 0.6}], {}, "more than once"),
+        ([{"id": "01", "roc_auc": 0.9}], {"metric": "roc_auc", "reference_rows": []}, "no roc_auc"),
+    ],
+)
+def test_per_image_bad_input(rows, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plotting.plot_per_image(rows, **kwargs)
+
+
+def test_history_from_dict_and_csv(tmp_path):
+    history = {
+        "epoch": [0, 1, 2],
+        "loss": [0.5, 0.3, 0.2],
+        "val_loss": [0.4, 0.25, 0.3],
+        "fov_auc": [0.8, 0.9, 0.95],
+        "val_fov_auc": [0.82, 0.9, 0.93],
+        "learning_rate": [1e-3, 5e-4, 1e-4],
+    }
+    figure = plotting.plot_history(history)
+    titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
+    assert titles == ["Loss", "ROC AUC inside the FOV", "Learning rate"]
+    assert "epoch 2" in figure.get_suptitle()  # lowest validation loss, counted from 1
+    file = tmp_path / "history.csv"
+    file.write_text(
+        ",".join(history)
+        + "\n"
+        + "\n".join(",".join(str(history[k][i]) for k in history) for i in range(3))
+        + "\n"
+    )
+    from_csv = plotting.plot_history(file)
+    line = from_csv.axes[0].get_lines()[0]
+    np.testing.assert_allclose(line.get_xdata(), [1, 2, 3])
+    np.testing.assert_allclose(line.get_ydata(), history["loss"])
+
+
+@pytest.mark.parametrize(
+    "history, message",
+    [
+        ("missing.csv", "no such history file"),
+        ({}, "non-empty"),
+        ({"loss": [1, 2], "val_loss": [1]}, "common"),
+        ({"learning_rate": [1.0]}, "no loss or metric"),
+    ],
+)
+def test_history_bad_input(history, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        plotting.plot_history(history)
+
+
+def test_samples_show_second_manual_when_present():
+    rng = np.random.default_rng(0)
+    n = 3
+    images = rng.random((n, *SHAPE, 3)).astype(np.float32)
+    masks = rng.random((n, *SHAPE)) < 0.5
+    with_second = data.Split(images, masks, masks, ("a", "b", "c"), masks)
+    figure = plotting.plot_samples(with_second, 2)
+    assert len(figure.axes) == 2 * 4
+    assert figure.axes[3].get_title() == "Vessels, 2nd expert"
+    assert figure.axes[4].get_ylabel() == "Image b"
+    without = data.Split(images, masks, masks, ("a", "b", "c"))
+    assert len(plotting.plot_samples(without, ids=["c"]).axes) == 3
+    with pytest.raises(ValueError, match="not in this split"):
+        plotting.plot_samples(without, ids=["z"])
+
+
+def test_mismatched_shapes_are_refused(example):
+    image, truth, probabilities, fov = example
+    with pytest.raises(ValueError, match="shapes differ"):
+        plotting.plot_triptych(image, truth[:-1], probabilities, fov=fov)
+
+
+@pytest.mark.drive
+def test_real_drive_figures_render(drive_dataset):
+    test = drive_dataset.test
+    figure = plotting.plot_error_overlay(
+        test.images[0], test.vessels[0], test.vessels_2nd[0], fov=test.fov[0]
+    )
+    png = _png(figure)
+    assert png.shape[0] >= 584 and png.shape[1] >= 565
