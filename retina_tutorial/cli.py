@@ -36,6 +36,34 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(prepare)
     prepare.add_argument("--out", required=True, help="HDF5 file to write, e.g. drive.h5")
     prepare.set_defaults(handler=_prepare)
+
+    train = commands.add_parser("train", help="train a U-Net and keep the best checkpoint")
+    train.add_argument(
+        "--profile", choices=sorted(config.PROFILES), help="run size (default: quick or $"
+        f"{config.PROFILE_VARIABLE})"
+    )
+    _add_data_arguments(train)
+    train.add_argument("--out", required=True, help="run folder (checkpoints, history, summary)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="metrics on the test set, inside the FOV, at native resolution"
+    )
+    evaluate.add_argument("--model", required=True, help="a .keras file, or 'pretrained'")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--out", required=True, help="folder for metrics, figures, probabilities")
+    evaluate.add_argument("--tta", action="store_true", help="average over flipped copies")
+    evaluate.set_defaults(handler=_evaluate)
+
+    predict = commands.add_parser("predict", help="segment any fundus photograph")
+    predict.add_argument("images", nargs="+", help="PNG, JPEG or TIFF fundus images")
+    predict.add_argument("--model", required=True, help="a .keras file, or 'pretrained'")
+    predict.add_argument("--out", required=True, help="folder for the probability and binary PNGs")
+    predict.add_argument("--fov", help="FOV mask for a single image (estimated when omitted)")
+    predict.add_argument("--threshold", type=float, default=0.5, help="binary threshold in [0, 1]")
+    predict.add_argument("--tta", action="store_true", help="average over flipped copies")
+    predict.set_defaults(handler=_predict)
     return parser
 
 
@@ -64,6 +92,63 @@ def _prepare(arguments) -> int:
         f"{dataset.train.images.shape[1:]}; {fov_pixels:,} test FOV pixels; "
         f"2nd manual for {_count_second(dataset.test)} test images."
     )
+    return 0
+
+
+def _train(arguments) -> int:
+    from retina_tutorial import train
+
+    profile = config.get_profile(arguments.profile)
+    dataset = data.load_dataset(arguments.data, synthetic=arguments.synthetic, seed=arguments.seed)
+    print(profile)
+    train.train(profile, dataset, arguments.out, resume=arguments.resume)
+    return 0
+
+
+def _load(model_argument):
+    if model_argument == "pretrained":
+        from retina_tutorial import pretrained
+
+        return pretrained.load(), pretrained.describe()
+    from retina_tutorial import inference
+
+    return inference.load_model(model_argument), model_argument
+
+
+def _evaluate(arguments) -> int:
+    from retina_tutorial import evaluate
+
+    model, model_name = _load(arguments.model)
+    dataset = data.load_dataset(arguments.data, synthetic=arguments.synthetic, seed=arguments.seed)
+    report = evaluate.evaluate_model(model, dataset, tta=arguments.tta)
+    evaluate.write_report(report, arguments.out, model_path=model_name)
+    chosen = report.test_at_threshold
+    print(
+        f"Test, pooled inside the FOV at threshold {report.threshold:.3f} (chosen on "
+        f"validation): AUC {chosen['roc_auc']:.4f}, F1 {chosen['f1']:.4f}, accuracy "
+        f"{chosen['accuracy']:.4f}. Written to {arguments.out}"
+    )
+    return 0
+
+
+def _predict(arguments) -> int:
+    from retina_tutorial import inference
+
+    if not 0.0 <= arguments.threshold <= 1.0:
+        raise ValueError(f"--threshold must lie in [0, 1], got {arguments.threshold}.")
+    if arguments.fov and len(arguments.images) > 1:
+        raise ValueError("--fov belongs to one image: give a single IMAGE with it.")
+    model, _ = _load(arguments.model)
+    for image_path in arguments.images:
+        written = inference.predict_file(
+            model,
+            image_path,
+            arguments.out,
+            fov_path=arguments.fov,
+            threshold=arguments.threshold,
+            tta=arguments.tta,
+        )
+        print(f"{image_path} -> {', '.join(str(p) for p in written)}")
     return 0
 
 

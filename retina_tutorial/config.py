@@ -31,7 +31,7 @@ class Profile:
     ----------
     name : str
         ``"quick"`` or ``"full"``.
-    preset : {'compact', 'article'}
+    preset : {'compact', 'wide', 'article'}
         U-Net preset built by :func:`retina_tutorial.model.build_unet`.
     patch_size : int
         Side of the square training patches, in pixels.
@@ -93,11 +93,11 @@ PROFILES: dict[str, Profile] = {
     ),
     "full": Profile(
         name="full",
-        preset="compact",
+        preset="wide",
         patch_size=96,
         batch_size=16,
-        steps_per_epoch=200,
-        epochs=40,
+        steps_per_epoch=100,
+        epochs=24,
         learning_rate=2e-3,
         lr_schedule="cosine",
         loss="bce",

@@ -1,0 +1,654 @@
+"""Train the U-Net on patches and keep the model that validates best.
+
+Explained in ``book/04_training.ipynb``.
+
+:func:`train` does one run into one folder::
+
+    runs/quick/
+        config.json    profile, data, package and library versions
+        history.csv    one row per epoch: loss, auc, dice and their val_ twins
+        best.keras     the model of the epoch with the highest val_auc
+        last.keras     the model of the last finished epoch
+        summary.json   epochs run, wall time, best epoch and its scores
+        backup/        only while a run is unfinished: what --resume needs
+
+Training draws random patches from the 17 training images
+(:func:`retina_tutorial.pipeline.training_patches`); after each epoch the
+model is scored on the 3 whole validation images, inside their field of
+view. A run that is interrupted (a closed laptop, a Colab time-out) continues
+from its last finished epoch with ``resume=True`` and, on a CPU, ends with the
+same weights as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import retina_tutorial
+from retina_tutorial import config, data, losses, pipeline
+from retina_tutorial import model as unet
+
+#: What a run folder may hold; any of them means "a run lives here".
+RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "summary.json", "backup")
+
+#: Validation score that picks the best epoch (FOV ROC AUC, higher is better).
+MONITOR = "val_auc"
+
+#: Epochs without a better val_auc before training stops early.
+PATIENCE = 10
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : keras.Model
+        The U-Net with the weights of the best epoch (as in ``best.keras``),
+        compiled. After a GPU run it computes in mixed precision, while the
+        saved ``best.keras`` and ``last.keras`` compute in float32
+        (:func:`float32_copy`).
+    history : dict of str to list of float
+        ``history.csv`` as columns: ``epoch`` (counted from 0, as Keras
+        does), ``loss``, ``auc``, ``dice``, ``val_loss``, ``val_auc``,
+        ``val_dice`` and ``learning_rate`` (at the end of the epoch); all
+        epochs, also those run before a resume.
+    summary : dict
+        The contents of ``summary.json``: ``epochs_run``, ``stopped_by``
+        (``"epochs"``, ``"early_stopping"``, ``"nan_loss"`` or
+        ``"callback"``), ``wall_time_seconds`` (of this call only; see
+        ``resumed_from_epoch``), ``best_epoch`` (counted from 1),
+        ``best_val_auc``, ``best_val_dice``, ``best_val_loss``,
+        ``data_source`` and a few more.
+    out_dir : Path
+        The run folder.
+    """
+
+    model: keras.Model
+    history: dict
+    summary: dict
+    out_dir: Path
+
+
+def train(
+    profile,
+    data,
+    out_dir,
+    *,
+    resume: bool = False,
+    callbacks=(),
+    strategy=None,
+    verbose: int = 1,
+) -> TrainResult:
+    """Train a U-Net as ``profile`` says and write the run folder.
+
+    Explained in ``book/04_training.ipynb``.
+
+    The best epoch is the one with the highest validation AUC (``val_auc``),
+    not the lowest training loss: the training loss keeps falling as the
+    network memorises its training patches, while the validation images,
+    never trained on, show whether it finds vessels in eyes it has not seen.
+    ``best.keras`` is rewritten only when ``val_auc`` improves; training
+    stops when it has not improved for ``PATIENCE`` (10) epochs.
+
+    A run is reproducible for a seed on a CPU: the same profile and data give
+    the same weights and history, also across an interruption and a resume.
+    On a GPU, training uses mixed precision (``mixed_float16``) for speed and
+    is not bit-for-bit reproducible.
+
+    Parameters
+    ----------
+    profile : retina_tutorial.config.Profile or str
+        Sizes of the run, or the name of one (``"quick"``, ``"full"``).
+    data : retina_tutorial.data.Dataset
+        Trains on ``data.train``, validates on ``data.validation``.
+    out_dir : str or Path
+        Run folder; created if missing. It must not hold a run already,
+        unless ``resume`` is True.
+    resume : bool
+        Continue the unfinished run in ``out_dir`` from its last finished
+        epoch (``retina-tutorial train --resume``).
+    callbacks : sequence of keras.callbacks.Callback
+        Extra callbacks, called after the package's own (so at the end of an
+        epoch they see its checkpoints already written).
+    strategy : tf.distribute.Strategy, optional
+        Where to train, e.g. ``tf.distribute.MirroredStrategy()`` for several
+        GPUs. Defaults to the current (normally the single-device) strategy.
+        ``profile.batch_size`` is the global batch, shared by the replicas.
+    verbose : int
+        0 silent, 1 progress bar and a closing summary line, 2 one line per
+        epoch and the summary line.
+
+    Returns
+    -------
+    TrainResult
+        The best model, the history, the summary and the folder.
+
+    Raises
+    ------
+    ValueError
+        Unknown profile name, an invalid profile field, a dataset without
+        training or validation images, a patch size the U-Net cannot take,
+        or a folder that holds a run when ``resume`` is False (or none that
+        can be resumed when it is True). A finished run is never overwritten.
+
+    Examples
+    --------
+    >>> from retina_tutorial import config, data
+    >>> dataset = data.load_dataset(synthetic=True)  # doctest: +SKIP
+    >>> result = train(config.get_profile("quick"), dataset, "runs/quick")  # doctest: +SKIP
+    >>> result.summary["best_val_auc"]  # doctest: +SKIP
+    0.95...
+    """
+    if isinstance(profile, str):
+        profile = config.get_profile(profile)
+    _check_profile(profile)
+    _check_data(data)
+    out_dir = Path(out_dir)
+    start_epoch, best_so_far = _prepare_folder(out_dir, profile, data, resume)
+
+    strategy = strategy or tf.distribute.get_strategy()
+    _check_replicas(profile, strategy)
+    gpu = _has_gpu()
+    # Seeds weights, dropout and Keras's own randomness; the patches are keyed
+    # on profile.seed too. On a CPU this alone makes runs repeat exactly (the
+    # tests check it), so tf.config.experimental.enable_op_determinism(),
+    # which is process-wide and cannot be undone, is not needed.
+    keras.utils.set_random_seed(profile.seed)
+    with strategy.scope():
+        with _dtype_policy("mixed_float16" if gpu else None):
+            model = unet.build_unet(preset=profile.preset)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(profile)),
+            loss=losses.get_loss(profile.loss),
+            metrics=[losses.FovAUC(), losses.FovDice()],
+        )
+    multiple = unet.required_multiple(model)
+
+    training = pipeline.training_patches(
+        data.train, patch_size=profile.patch_size, batch_size=profile.batch_size, seed=profile.seed
+    )
+    if start_epoch:
+        # Batches are numbered from the start of the run; skipping those already
+        # trained on gives the resumed run the batches it would have had.
+        training = training.skip(start_epoch * profile.steps_per_epoch)
+    replicas = int(strategy.num_replicas_in_sync)
+    validation_split = _pad_for_replicas(data.validation, replicas)
+    validation = pipeline.validation_data(validation_split, multiple=multiple)
+    if replicas > 1:
+        # One whole image per replica and step: a replica given no image
+        # (a batch of 1 split over 2) makes TensorFlow fail. Keras needs the
+        # number of batches, which unbatch() hides.
+        validation = validation.unbatch().batch(replicas).apply(
+            tf.data.experimental.assert_cardinality(len(validation_split) // replicas)
+        )
+
+    if not resume:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(out_dir / "config.json", _run_config(profile, data, model, gpu, strategy))
+
+    early_stopping = _EarlyStopping(
+        monitor=MONITOR, mode="max", patience=PATIENCE, restore_best_weights=True,
+        resumed=best_so_far, best_path=out_dir / "best.keras", verbose=min(verbose, 1),
+    )
+    csv_logger = keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=bool(start_epoch))
+    own_callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        _LogLearningRate(),
+        csv_logger,  # before the backup: an epoch in the backup is always in the history
+        _Checkpoint(
+            str(out_dir / "best.keras"), monitor=MONITOR, mode="max", save_best_only=True,
+            initial_value_threshold=None if best_so_far is None else best_so_far["value"],
+        ),
+        _Checkpoint(str(out_dir / "last.keras")),
+        early_stopping,
+        _Backup(str(out_dir / "backup")),
+    ]
+    started = time.perf_counter()
+    try:
+        model.fit(
+            training,
+            steps_per_epoch=profile.steps_per_epoch,
+            epochs=profile.epochs,
+            initial_epoch=start_epoch,
+            validation_data=validation,
+            shuffle=False,  # patches are drawn at random already
+            callbacks=own_callbacks + list(callbacks),
+            verbose=verbose,
+        )
+    finally:
+        # An interrupted fit never calls on_train_end, which closes the CSV file.
+        csv_file = getattr(csv_logger, "csv_file", None)
+        if csv_file is not None and not csv_file.closed:
+            csv_file.close()
+    wall_time = time.perf_counter() - started
+
+    history = read_history(out_dir / "history.csv")
+    if (out_dir / "best.keras").exists():
+        model.load_weights(out_dir / "best.keras")
+    if gpu:
+        # float16 layers would run slowly on a CPU; the saved models are
+        # meant to be evaluated and shared anywhere.
+        for name in ("best.keras", "last.keras"):
+            if (out_dir / name).exists():
+                saved = keras.saving.load_model(out_dir / name, safe_mode=True, compile=False)
+                float32_copy(saved).save(out_dir / name)
+    summary = _summarise(
+        profile, data, model, history, early_stopping, wall_time, start_epoch, gpu, strategy
+    )
+    _write_json(out_dir / "summary.json", summary)
+    if verbose:
+        print(_summary_line(summary, out_dir))
+    return TrainResult(model=model, history=history, summary=summary, out_dir=out_dir)
+
+
+def read_history(path) -> dict:
+    """Read a ``history.csv`` into columns of numbers.
+
+    Explained in ``book/04_training.ipynb``.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``history.csv`` of a run folder.
+
+    Returns
+    -------
+    dict of str to list
+        ``epoch`` as int (from 0), every other column as float (NaN kept).
+        Empty when the file is missing or has no rows.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    if not rows:
+        return {}
+    return {
+        key: [int(float(row[key])) if key == "epoch" else float(row[key]) for row in rows]
+        for key in rows[0]
+    }
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The same model computing in float32, e.g. one trained with mixed precision.
+
+    Explained in ``book/04_training.ipynb``.
+
+    Mixed precision (``mixed_float16``) makes training on a GPU about twice
+    as fast, but float16 layers are slow on a CPU. Weights are float32 under
+    both policies, so they are copied unchanged.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model (a U-Net from :func:`retina_tutorial.model.build_unet`).
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled; every layer with the ``float32`` policy.
+    """
+
+    def to_float32(value):
+        if isinstance(value, dict):
+            if value.get("class_name") == "DTypePolicy":
+                return "float32"
+            return {key: to_float32(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [to_float32(item) for item in value]
+        return value
+
+    copy = keras.Model.from_config(to_float32(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _check_profile(profile) -> None:
+    if not isinstance(profile, config.Profile):
+        raise ValueError(
+            f"train: profile must be a config.Profile or a profile name, got "
+            f"{type(profile).__name__}. Use config.get_profile('quick')."
+        )
+    for field in ("patch_size", "batch_size", "steps_per_epoch", "epochs"):
+        value = getattr(profile, field)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"train: profile.{field} must be a positive integer, got {value!r}.")
+    if not (isinstance(profile.learning_rate, (int, float)) and profile.learning_rate > 0):
+        raise ValueError(
+            "train: profile.learning_rate must be a positive number, "
+            f"got {profile.learning_rate!r}."
+        )
+    if profile.lr_schedule not in ("constant", "cosine"):
+        raise ValueError(
+            "train: profile.lr_schedule must be 'constant' or 'cosine', "
+            f"got {profile.lr_schedule!r}."
+        )
+    if profile.preset not in unet.PRESETS:
+        known = ", ".join(repr(p) for p in unet.PRESETS)
+        raise ValueError(
+            f"train: profile.preset {profile.preset!r} is unknown; choose one of {known}."
+        )
+    losses.get_loss(profile.loss)
+    multiple = 2 ** unet.PRESETS[profile.preset]["depth"]
+    if profile.patch_size % multiple:
+        raise ValueError(
+            f"train: profile.patch_size {profile.patch_size} is not a multiple of "
+            f"{multiple}, which the {profile.preset!r} U-Net needs (2 ** depth). "
+            "Choose a patch size such as 64 or 96."
+        )
+
+
+def _check_data(dataset) -> None:
+    if not isinstance(dataset, data.Dataset):
+        raise ValueError(
+            f"train: data must be a retina_tutorial.data.Dataset, got {type(dataset).__name__}. "
+            "Make one with data.load_dataset()."
+        )
+    for name in ("train", "validation"):
+        if len(getattr(dataset, name)) == 0:
+            raise ValueError(
+                f"train: the dataset's {name} split holds no images ({dataset.description}). "
+                "Training needs images to train on and to validate on; check the data folder."
+            )
+
+
+def _check_replicas(profile, strategy) -> None:
+    replicas = int(strategy.num_replicas_in_sync)
+    if profile.batch_size % replicas:
+        raise ValueError(
+            f"train: profile.batch_size {profile.batch_size} cannot be split evenly over "
+            f"{replicas} replicas; use a multiple of {replicas}."
+        )
+
+
+def _pad_for_replicas(split, replicas: int):
+    """Add blank images (FOV 0) until every replica gets one per validation step.
+
+    Blank images add nothing to val_auc and val_dice, which count FOV pixels
+    only; val_loss, a mean over images, is diluted a little.
+    """
+    extra = -len(split) % replicas
+    if not extra:
+        return split
+    images = np.zeros((extra, *split.images.shape[1:]), np.float32)
+    masks = np.zeros((extra, *split.fov.shape[1:]), bool)
+    return data.Split(
+        images=np.concatenate([split.images, images]),
+        vessels=np.concatenate([split.vessels, masks]),
+        fov=np.concatenate([split.fov, masks]),
+        ids=tuple(split.ids) + tuple(f"blank-{i}" for i in range(extra)),
+    )
+
+
+def _prepare_folder(out_dir: Path, profile, dataset, resume: bool):
+    """Refuse to overwrite a run; on resume, read where it stopped.
+
+    Returns the number of finished epochs and the best ``val_auc`` so far
+    (``{"value", "epoch"}`` or None).
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"train: {out_dir} is a file; give a folder for the run.")
+    present = [name for name in RUN_FILES if (out_dir / name).exists()]
+    finished = (out_dir / "summary.json").exists()
+    metadata = out_dir / "backup" / "training_metadata.json"
+    if not resume:
+        if finished:
+            raise ValueError(
+                f"train: {out_dir} already holds a finished run ({', '.join(present)}). "
+                "It is never overwritten: choose another folder (--out)."
+            )
+        if present:
+            raise ValueError(
+                f"train: {out_dir} already holds an unfinished run ({', '.join(present)}). "
+                "Continue it with resume=True (--resume), or choose another folder (--out)."
+            )
+        return 0, None
+    if finished:
+        raise ValueError(
+            f"train: {out_dir} holds a finished run (summary.json): there is nothing to "
+            "resume. To train again, choose another folder (--out)."
+        )
+    if not (out_dir / "config.json").exists() or not metadata.exists():
+        raise ValueError(
+            f"train: {out_dir} has no backup to resume from (backup/training_metadata.json "
+            "is written when an epoch finishes). Start a new run without --resume, "
+            "in an empty or new folder."
+        )
+    saved = json.loads((out_dir / "config.json").read_text())
+    changed = sorted(
+        key for key, value in profile.to_dict().items() if saved["profile"].get(key) != value
+    )
+    if changed:
+        raise ValueError(
+            f"train: cannot resume {out_dir} with a different profile (changed: "
+            f"{', '.join(changed)}). Resume with the profile it started with, "
+            f"{saved['profile'].get('name')!r}, or start a new run in another folder."
+        )
+    if saved["data"]["source"] != dataset.source:
+        raise ValueError(
+            f"train: {out_dir} was trained on {saved['data']['source']} data, not "
+            f"{dataset.source}. Resume it with the same data."
+        )
+    finished_epochs = int(json.loads(metadata.read_text())["epoch"])
+    history = _truncate_history(out_dir / "history.csv", finished_epochs)
+    best = _best_epoch(history)
+    if best is not None:
+        best["finished_epochs"] = finished_epochs
+    return finished_epochs, best
+
+
+def _truncate_history(path: Path, epochs: int) -> dict:
+    # An epoch can reach history.csv and miss the backup when the run is
+    # killed in between; the resumed run repeats it, so it must not be kept.
+    history = read_history(path)
+    if history and len(history["epoch"]) > epochs:
+        keys = list(history)
+        with path.open("w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(keys)
+            for row in zip(*(history[k] for k in keys)):
+                if row[0] < epochs:
+                    writer.writerow(row)
+        history = read_history(path)
+    return history
+
+
+def _best_epoch(history: dict):
+    """The epoch with the highest finite val_auc: ``{"value", "epoch"}`` or None."""
+    scores = np.asarray(history.get(MONITOR, []), dtype=float)
+    if "loss" in history:
+        scores = np.where(np.isfinite(history["loss"]), scores, np.nan)
+    if not np.isfinite(scores).any():
+        return None
+    index = int(np.nanargmax(scores))  # the first of equal scores, as the checkpoint keeps
+    return {"value": float(scores[index]), "epoch": history["epoch"][index], "index": index}
+
+
+def _learning_rate(profile):
+    if profile.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=profile.learning_rate,
+            decay_steps=profile.epochs * profile.steps_per_epoch,
+        )
+    return profile.learning_rate
+
+
+def _has_gpu() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+@contextlib.contextmanager
+def _dtype_policy(name):
+    # The policy is global in Keras; set it only while the model is built, so
+    # nothing else in the process changes precision behind the caller's back.
+    if name is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _finite_loss(logs) -> bool:
+    loss = (logs or {}).get("loss")
+    return loss is None or math.isfinite(float(loss))
+
+
+class _LogLearningRate(keras.callbacks.Callback):
+    """Add the learning rate reached at the end of each epoch to the logs (and history.csv)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            rate = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+
+
+class _Checkpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint that never saves the weights of an epoch whose loss was NaN."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if _finite_loss(logs):
+            super().on_epoch_end(epoch, logs)
+
+
+class _Backup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore that keeps the last good epoch when the loss turns NaN."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if _finite_loss(logs):
+            super().on_epoch_end(epoch, logs)
+
+
+class _EarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping that ignores NaN epochs and carries its state over a resume."""
+
+    def __init__(self, *, resumed, best_path, **kwargs):
+        super().__init__(**kwargs)
+        self.resumed = resumed
+        self.best_path = best_path
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.resumed is None:
+            return
+        # As if the earlier epochs had run in this session: same best score,
+        # same patience left, the best weights from best.keras.
+        self.best = self.resumed["value"]
+        self.best_epoch = self.resumed["epoch"]
+        self.wait = self.resumed["finished_epochs"] - 1 - self.resumed["epoch"]
+        if self.restore_best_weights and self.best_path.exists():
+            saved = keras.saving.load_model(self.best_path, safe_mode=True, compile=False)
+            self.best_weights = saved.get_weights()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if _finite_loss(logs):
+            super().on_epoch_end(epoch, logs)
+
+
+def _run_config(profile, dataset, model, gpu, strategy) -> dict:
+    return {
+        "profile": profile.to_dict(),
+        "data": _data_description(dataset),
+        "model": {
+            "preset": profile.preset,
+            "parameters": int(model.count_params()),
+            "depth": unet.model_depth(model),
+        },
+        "mixed_precision": gpu,
+        "replicas": int(strategy.num_replicas_in_sync),
+        "versions": {
+            "retina_tutorial": retina_tutorial.__version__,
+            "keras": keras.__version__,
+            "tensorflow": tf.__version__,
+            "numpy": np.__version__,
+        },
+    }
+
+
+def _data_description(dataset) -> dict:
+    return {
+        "source": dataset.source,
+        "description": dataset.description,
+        "train_ids": list(dataset.train.ids),
+        "validation_ids": list(dataset.validation.ids),
+        "image_shape": list(dataset.train.images.shape[1:3]),
+    }
+
+
+def _summarise(
+    profile, dataset, model, history, early_stopping, wall_time, start_epoch, gpu, strategy
+):
+    epochs_run = len(history.get("epoch", []))
+    losses_seen = np.asarray(history.get("loss", []), dtype=float)
+    if not np.isfinite(losses_seen).all():
+        stopped_by = "nan_loss"
+    elif early_stopping.stopped_epoch > 0:
+        stopped_by = "early_stopping"
+    elif epochs_run < profile.epochs:
+        stopped_by = "callback"
+    else:
+        stopped_by = "epochs"
+    best = _best_epoch(history)
+    summary = {
+        "profile": profile.name,
+        "preset": profile.preset,
+        "parameters": int(model.count_params()),
+        "epochs_run": epochs_run,
+        "epochs_planned": profile.epochs,
+        "stopped_by": stopped_by,
+        "resumed_from_epoch": start_epoch,
+        "wall_time_seconds": round(wall_time, 1),
+        "best_epoch": None,
+        "best_val_auc": None,
+        "best_val_dice": None,
+        "best_val_loss": None,
+        "data_source": dataset.source,
+        "data_description": dataset.description,
+        "mixed_precision": gpu,
+        "replicas": int(strategy.num_replicas_in_sync),
+        "retina_tutorial_version": retina_tutorial.__version__,
+    }
+    if best is not None:
+        summary["best_epoch"] = best["epoch"] + 1  # counted from 1, as the progress bar does
+        for name in ("val_auc", "val_dice", "val_loss"):
+            value = float(history[name][best["index"]])
+            summary[f"best_{name}"] = value if math.isfinite(value) else None
+    return summary
+
+
+def _summary_line(summary: dict, out_dir: Path) -> str:
+    line = (
+        f"Trained {summary['epochs_run']} epochs ({summary['profile']} profile, "
+        f"{summary['data_source']} data) in {summary['wall_time_seconds']:.0f} s"
+    )
+    if summary["best_epoch"] is None:
+        return line + f"; no epoch finished with a finite loss, so no best.keras in {out_dir}."
+    scores = ", ".join(
+        f"{name} {summary[f'best_{name}']:.4f}"
+        for name in ("val_auc", "val_dice")
+        if summary[f"best_{name}"] is not None
+    )
+    line += f": best {scores} at epoch {summary['best_epoch']} -> {out_dir / 'best.keras'}"
+    if summary["stopped_by"] == "nan_loss":
+        line += " (stopped: the loss became NaN; try a lower learning rate)"
+    return line
+
+
+def _write_json(path: Path, content: dict) -> None:
+    path.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
