@@ -1,0 +1,110 @@
+"""The retina-tutorial command: evaluate and predict end to end, and their bad inputs."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from retina_tutorial import cli, config
+from retina_tutorial import model as unet
+
+pytestmark = pytest.mark.filterwarnings(
+    # Keras 3 saving calls np.array() on TF variables; NumPy 2 warns. Not ours.
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    unet.build_unet(base_filters=4, depth=2, name="tiny").save(path)
+    return path
+
+
+def _fundus_png(path, mode="RGB", size=(70, 90)):
+    rng = np.random.default_rng(0)
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    pixels = rng.integers(0, 255, (size[0], size[1], channels), dtype=np.uint8)
+    Image.fromarray(pixels.squeeze(), mode).save(path)
+    return path
+
+
+def test_evaluate_writes_metrics_figures_and_probabilities(tiny_model_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(config.DATA_VARIABLE, raising=False)
+    out = tmp_path / "eval"
+    assert cli.main(["evaluate", "--model", str(tiny_model_file), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Data: synthetic" in printed and "chosen on validation" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["threshold"] <= 1.0
+    assert {"f1", "accuracy", "sensitivity", "specificity"} <= set(metrics["second_observer"])
+    assert metrics["data"]["source"] == "synthetic"
+    with (out / "per_image.csv").open() as table:
+        rows = list(csv.DictReader(table))
+    assert {row["id"] for row in rows} == {f"{n:02d}" for n in range(1, 21)}
+    probabilities = sorted((out / "probabilities").iterdir())
+    assert [p.name for p in probabilities] == [f"{n:02d}_test.png" for n in range(1, 21)]
+    with Image.open(probabilities[0]) as first:
+        assert first.size == (565, 584)
+        assert first.mode.startswith("I")
+    assert len(list((out / "figures").glob("*.png"))) >= 4
+
+
+def test_predict_writes_probability_and_binary_maps(tiny_model_file, tmp_path, capsys):
+    image = _fundus_png(tmp_path / "eye.png")
+    out = tmp_path / "pred"
+    assert cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(out)]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert "eye_probability.png" in written and "eye_vessels.png" in written
+    with Image.open(out / "eye_vessels.png") as binary:
+        assert binary.size == (90, 70)
+        assert set(np.unique(np.asarray(binary))) <= {0, 255}
+
+
+def test_predict_handles_rgba(tiny_model_file, tmp_path):
+    image = _fundus_png(tmp_path / "eye.png", "RGBA")
+    assert cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]) == 0
+
+
+def test_predict_refuses_greyscale_naming_the_file(tiny_model_file, tmp_path, capsys):
+    image = _fundus_png(tmp_path / "grey.png", "L")
+    assert cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]) == 2
+    assert "grey.png" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("threshold", ["-0.1", "1.5"])
+def test_predict_threshold_outside_unit_interval(tiny_model_file, tmp_path, capsys, threshold):
+    image = _fundus_png(tmp_path / "eye.png")
+    arguments = ["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]
+    assert cli.main([*arguments, "--threshold", threshold]) == 2
+    assert "--threshold must lie in [0, 1]" in capsys.readouterr().err
+
+
+def test_missing_model_is_named(tmp_path, capsys):
+    image = _fundus_png(tmp_path / "eye.png")
+    missing = tmp_path / "nowhere.keras"
+    assert cli.main(["predict", str(image), "--model", str(missing), "--out", str(tmp_path / "o")]) == 2
+    assert "nowhere.keras" in capsys.readouterr().err
+
+
+def test_file_that_is_not_a_model(tmp_path, capsys):
+    fake = tmp_path / "notes.keras"
+    fake.write_text("not a model")
+    assert cli.main(["evaluate", "--model", str(fake), "--synthetic", "--out", str(tmp_path / "o")]) == 2
+    assert "notes.keras is not a Keras model" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_profile_is_refused_by_argparse(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--profile", "huge", "--out", "x"])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+def test_train_without_images_says_so(tmp_path, capsys):
+    empty = tmp_path / "DRIVE"
+    (empty / "training" / "images").mkdir(parents=True)
+    assert cli.main(["train", "--data", str(empty), "--out", str(tmp_path / "run")]) == 2
+    assert "is missing" in capsys.readouterr().err
