@@ -1,6 +1,6 @@
 """Use a trained U-Net: load it, read a fundus photograph, predict vessels.
 
-Explained in ``book/06_inference.ipynb``.
+Explained in ``book/05_evaluation.ipynb``.
 
 :func:`predict` takes images of any size. A U-Net with ``depth`` poolings
 needs sides divisible by ``2 ** depth``, so the image is padded by
@@ -53,7 +53,7 @@ class CropBox(typing.NamedTuple):
 def load_model(path) -> keras.Model:
     """Load a trained U-Net saved as a ``.keras`` file.
 
-    Explained in ``book/06_inference.ipynb``.
+    Explained in ``book/05_evaluation.ipynb``.
 
     The file is loaded with ``safe_mode=True`` (no code inside the file is
     run) and ``compile=False``: predicting needs neither the optimizer nor the
@@ -120,7 +120,7 @@ def load_model(path) -> keras.Model:
 def read_fundus(path) -> np.ndarray:
     """Read a colour fundus photograph as (H, W, 3) float32 in [0, 1].
 
-    Explained in ``book/06_inference.ipynb``.
+    Explained in ``book/05_evaluation.ipynb``.
 
     RGBA images lose their alpha channel, palette and CMYK images are
     converted to RGB, and the EXIF orientation of camera JPEGs is applied.
@@ -173,7 +173,7 @@ def read_fundus(path) -> np.ndarray:
 def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, CropBox]:
     """Reflect-pad the two spatial axes up to a multiple of ``multiple``.
 
-    Explained in ``book/06_inference.ipynb``.
+    Explained in ``book/05_evaluation.ipynb``.
 
     The padding is split between both sides (the extra pixel, if any, goes
     to the bottom or right), so the image stays centred.
@@ -214,7 +214,7 @@ def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, CropB
 def crop(image: np.ndarray, box: CropBox) -> np.ndarray:
     """Cut ``box`` out of a padded image (undoes :func:`pad_to_multiple`).
 
-    Explained in ``book/06_inference.ipynb``.
+    Explained in ``book/05_evaluation.ipynb``.
 
     Parameters
     ----------
@@ -243,7 +243,7 @@ def predict(
 ) -> np.ndarray:
     """Vessel probabilities for one image or a stack, at the images' own size.
 
-    Explained in ``book/06_inference.ipynb``.
+    Explained in ``book/05_evaluation.ipynb``.
 
     Parameters
     ----------
@@ -340,7 +340,7 @@ def predict_file(
 ) -> list[Path]:
     """Segment one fundus photograph file and write the results as PNGs.
 
-    Explained in ``book/06_inference.ipynb``.
+    Explained in ``book/05_evaluation.ipynb``.
 
     Written to ``out_dir`` (created if needed), named after the image:
 
@@ -398,7 +398,7 @@ def predict_file(
 def estimate_fov(image: np.ndarray) -> np.ndarray:
     """Field of view (the illuminated retina) of a fundus photograph.
 
-    Explained in ``book/06_inference.ipynb``.
+    Explained in ``book/05_evaluation.ipynb``.
 
     For images that come without a FOV mask. The red channel is bright all
     over the retina and near black outside it, so the mask is: red above 15 %

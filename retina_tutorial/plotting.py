@@ -397,7 +397,7 @@ def plot_per_image(
 def plot_history(history) -> Figure:
     """Training curves: each loss and metric per epoch, training and validation.
 
-    Explained in ``book/05_training.ipynb``.
+    Explained in ``book/04_training.ipynb``.
 
     Parameters
     ----------
