@@ -1,0 +1,104 @@
+"""What every exercise checker shares: the Result and the feedback helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import textwrap
+
+import numpy as np
+
+from retina_tutorial import data
+
+#: Relative tolerance for answers that are fractions or scores.
+TOLERANCE = 0.002
+#: Printed feedback is wrapped to this width, to read well in a notebook.
+WIDTH = 79
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What a checker found.
+
+    Attributes
+    ----------
+    passed : bool
+        The answer is right.
+    message : str
+        Feedback for people: what is right, what is off, a hint.
+    answered : bool
+        False while the answer is still ``None``.
+    """
+
+    passed: bool
+    message: str
+    answered: bool = True
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        state = "passed" if self.passed else ("not answered" if not self.answered else "not yet")
+        return f"Result({state})"
+
+
+# --- shared helpers ------------------------------------------------------------
+
+
+def _finish(passed: bool, message: str, verbose: bool, answered: bool = True) -> Result:
+    prefix = "Correct! " if passed else ("Not answered yet. " if not answered else "Not quite. ")
+    result = Result(passed, prefix + message, answered)
+    if verbose:
+        print(textwrap.fill(result.message, WIDTH))
+    return result
+
+
+def _unanswered(what: str, verbose: bool) -> Result:
+    return _finish(False, f"Replace `None` with {what}, then run the cell again.", verbose, False)
+
+
+def _as_number(answer):
+    """The answer as a float, or None if it is not one number."""
+    if isinstance(answer, bool):
+        return None
+    if isinstance(answer, numbers.Real):
+        return float(answer)
+    array = np.asarray(answer) if isinstance(answer, np.ndarray) else None
+    if array is not None and array.size == 1 and np.issubdtype(array.dtype, np.number):
+        return float(array.reshape(()))
+    return None
+
+
+def _not_a_number(answer, expected: str, verbose: bool) -> Result:
+    if isinstance(answer, np.ndarray):
+        got = f"an array of shape {answer.shape}"
+        hint = " Did you forget to reduce it to one number (e.g. with .mean())?"
+    else:
+        got = f"{type(answer).__name__} {answer!r}"
+        hint = ""
+    return _finish(False, f"Expected {expected}, got {got}.{hint}", verbose)
+
+
+def _close(value: float, target: float, tolerance: float = TOLERANCE) -> bool:
+    return math.isclose(value, target, rel_tol=tolerance, abs_tol=1e-9)
+
+
+def _check_split(split, name: str, *, second: bool = False) -> None:
+    if not isinstance(split, data.Split):
+        raise ValueError(
+            f"{name} must be a Split such as dataset.test, got {type(split).__name__}."
+        )
+    if second and split.vessels_2nd is None:
+        raise ValueError(
+            f"{name} has no 2nd manual annotation: pass dataset.test, the split that has one."
+        )
+
+def _pair_of_numbers(answer, what: str, verbose: bool):
+    """The answer as two numbers, or a Result saying why it is not."""
+    if isinstance(answer, (str, dict)) or np.ndim(answer) != 1 or len(answer) != 2:
+        return _finish(False, f"Give two numbers as a pair, {what}.", verbose)
+    values = [_as_number(a) for a in answer]
+    if None in values:
+        return _finish(False, f"Both entries must be numbers: {what}.", verbose)
+    return values

@@ -1,0 +1,260 @@
+"""Exercise checkers for Chapter 05, evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retina_tutorial import data, evaluate
+from retina_tutorial.exercises._core import (
+    Result,
+    _as_number,
+    _check_split,
+    _close,
+    _finish,
+    _not_a_number,
+    _pair_of_numbers,
+    _unanswered,
+)
+
+
+def check_auc_two_ways(answer, probabilities, split: data.Split, *, verbose: bool = True) -> Result:
+    """Check the ROC AUC of a prediction inside the FOV and over all pixels.
+
+    Explained in ``book/05_evaluation.ipynb`` (exercise 1).
+
+    Parameters
+    ----------
+    answer : tuple of (float, float) or None
+        ``(inside_fov, all_pixels)``.
+    probabilities : (N, H, W) float ndarray
+        The model's probabilities for the images of ``split``.
+    split : Split
+        Truth and FOV of those images.
+    verbose : bool
+        Print the feedback.
+
+    Returns
+    -------
+    Result
+    """
+    _check_split(split, "split")
+    if answer is None:
+        return _unanswered("a pair `(inside_fov, all_pixels)` of ROC AUCs", verbose)
+    values = _pair_of_numbers(answer, "`(inside_fov, all_pixels)`", verbose)
+    if isinstance(values, Result):
+        return values
+    inside = evaluate.pixel_metrics(probabilities, split.vessels, split.fov)["roc_auc"]
+    everywhere = evaluate.pixel_metrics(
+        probabilities, split.vessels, np.ones_like(split.fov)
+    )["roc_auc"]
+    inside_ok, everywhere_ok = _close(values[0], inside, 1e-4), _close(values[1], everywhere, 1e-4)
+    if inside_ok and everywhere_ok:
+        return _finish(True, (
+            f"ROC AUC {inside:.4f} inside the FOV, {everywhere:.4f} over all pixels. The black "
+            "surround is a pile of easy negatives that any model ranks below the vessels, "
+            "so counting it raises the AUC without any better vessel detection."
+        ), verbose)
+    if _close(values[0], everywhere, 1e-4) and _close(values[1], inside, 1e-4):
+        return _finish(False, "Both numbers are right but swapped: inside the FOV first.", verbose)
+    parts = []
+    if not inside_ok:
+        parts.append(f"inside the FOV {values[0]:.4f} is off (pass `split.fov` as the fov)")
+    if not everywhere_ok:
+        parts.append(
+            f"over all pixels {values[1]:.4f} is off (pass an all-True mask, "
+            "`np.ones_like(split.fov)`, as the fov)"
+        )
+    message = "; ".join(parts)
+    message = message[0].upper() + message[1:] + ". `evaluate.pixel_metrics` returns `roc_auc`."
+    return _finish(False, message, verbose)
+
+
+def check_validation_threshold(
+    answer,
+    validation_probabilities,
+    validation: data.Split,
+    *,
+    test_probabilities=None,
+    test: data.Split | None = None,
+    verbose: bool = True,
+) -> Result:
+    """Check a decision threshold chosen to maximise F1 on the validation images.
+
+    Explained in ``book/05_evaluation.ipynb`` (exercise 2). Any threshold
+    whose pooled validation F1 is within 1e-3 of the best one passes. Given
+    the test probabilities too, the checker recognises a threshold chosen on
+    the test images and says why that is not allowed.
+
+    Parameters
+    ----------
+    answer : float or None
+        The learner's threshold in [0, 1].
+    validation_probabilities : (N, H, W) float ndarray
+    validation : Split
+        Truth and FOV of the validation images.
+    test_probabilities : (M, H, W) float ndarray, optional
+    test : Split, optional
+    verbose : bool
+        Print the feedback.
+
+    Returns
+    -------
+    Result
+    """
+    _check_split(validation, "validation")
+    if answer is None:
+        return _unanswered("the threshold you chose (a number between 0 and 1)", verbose)
+    value = _as_number(answer)
+    if value is None:
+        return _not_a_number(answer, "one number between 0 and 1", verbose)
+    if not 0.0 <= value <= 1.0:
+        return _finish(False, f"{value:g} is not a probability: a threshold lies in [0, 1].", verbose)
+
+    def f1(probabilities, split, threshold):
+        return evaluate.pixel_metrics(probabilities, split.vessels, split.fov, threshold)["f1"]
+
+    best = evaluate.choose_threshold(validation_probabilities, validation.vessels, validation.fov)
+    best_f1 = f1(validation_probabilities, validation, best)
+    given_f1 = f1(validation_probabilities, validation, value)
+    if given_f1 >= best_f1 - 1e-3:
+        return _finish(True, (
+            f"Threshold {value:.3f} gives the validation images their best F1, {best_f1:.4f}. "
+            "Chosen without looking at the test images, it can be applied to them as is."
+        ), verbose)
+    if test_probabilities is not None and test is not None:
+        on_test = evaluate.choose_threshold(test_probabilities, test.vessels, test.fov)
+        if abs(value - on_test) < 0.005:
+            return _finish(False, (
+                "That is the threshold the *test* images prefer. Choosing it there fits a "
+                "parameter to the test set, and the test F1 you report becomes optimistic. "
+                "Use the validation probabilities and masks."
+            ), verbose)
+    if value == 0.5:
+        message = (
+            "0.5 is the default, not the best threshold for these images: try every "
+            "candidate (or use `evaluate.choose_threshold`) on the validation images."
+        )
+    else:
+        message = (
+            f"Threshold {value:.3f} gives validation F1 {given_f1:.4f}, the best is "
+            f"{best_f1:.4f}. Hint: `evaluate.choose_threshold(probabilities, truth, fov)` "
+            "with the validation probabilities and masks."
+        )
+    return _finish(False, message, verbose)
+
+
+def check_images_beating_observer(
+    answer, model_rows, observer_rows, *, metric: str = "f1", verbose: bool = True
+) -> Result:
+    """Check on how many test images the model scores higher than the 2nd observer.
+
+    Explained in ``book/05_evaluation.ipynb`` (exercise 3).
+
+    Parameters
+    ----------
+    answer : int, collection of str, or None
+        The number of images, or their ids.
+    model_rows, observer_rows : list of dict
+        Per-image rows with ``id`` and ``metric`` keys, e.g. from
+        :func:`retina_tutorial.evaluate.per_image_metrics` at one threshold and
+        :func:`retina_tutorial.evaluate.second_observer_per_image`.
+    metric : str
+        The score compared.
+    verbose : bool
+        Print the feedback.
+
+    Returns
+    -------
+    Result
+    """
+    model_rows, observer_rows = list(model_rows), list(observer_rows)
+    model = {str(row["id"]): row[metric] for row in model_rows}
+    observer = {str(row["id"]): row[metric] for row in observer_rows}
+    if len(model) != len(model_rows) or set(model) != set(observer):
+        raise ValueError(
+            "model_rows must hold one row per image (one threshold), for the same image ids "
+            "as observer_rows."
+        )
+    winners = {name for name in model if model[name] > observer[name]}
+    if answer is None:
+        return _unanswered("the number of test images on which the model wins", verbose)
+    if not isinstance(answer, (str, bytes)) and hasattr(answer, "__iter__") and not isinstance(
+        answer, np.ndarray
+    ):
+        chosen = {str(name) for name in answer}
+        if chosen == winners:
+            return _finish(True, (
+                f"The model beats the 2nd observer on {len(winners)} of {len(model)} images: "
+                f"{', '.join(sorted(winners)) or 'none'}."
+            ), verbose)
+        wrong, missing = sorted(chosen - winners), sorted(winners - chosen)
+        return _finish(False, (
+            f"Not quite the right images: {wrong or 'none'} should not be there, "
+            f"{missing or 'none'} are missing. Compare the two {metric} values of each image."
+        ), verbose)
+    value = _as_number(answer)
+    if value is None:
+        return _not_a_number(answer, "a whole number (or a set of image ids)", verbose)
+    truth = len(winners)
+    if value == truth:
+        return _finish(True, (
+            f"The model beats the 2nd observer on {truth} of {len(model)} images. Mind what "
+            "that means: the model learned the 1st observer's style, so it is judged by its "
+            "teacher, while the 2nd observer is not."
+        ), verbose)
+    if value == len(model) - truth:
+        message = "That is the number of images on which the 2nd observer wins; we asked for the model."
+    elif value == truth / len(model) or value == 100 * truth / len(model):
+        message = f"Give the count of images, not a fraction (there are {len(model)} images)."
+    else:
+        message = (
+            f"Hint: for each of the {len(model)} image ids, compare the model's {metric} with "
+            "the 2nd observer's, and count the images where the model's is higher."
+        )
+    return _finish(False, message, verbose)
+
+
+def check_chance_pr_auc(answer, split: data.Split, *, verbose: bool = True) -> Result:
+    """Check the PR AUC of a model that gives every pixel the same probability.
+
+    Explained in ``book/05_evaluation.ipynb`` (exercise 4): it is the share
+    of vessel pixels among the FOV pixels, the chance line of the PR plot.
+
+    Parameters
+    ----------
+    answer : float or None
+    split : Split
+    verbose : bool
+        Print the feedback.
+
+    Returns
+    -------
+    Result
+    """
+    _check_split(split, "split")
+    if answer is None:
+        return _unanswered("the PR AUC of a constant prediction (one number)", verbose)
+    value = _as_number(answer)
+    if value is None:
+        return _not_a_number(answer, "one number between 0 and 1", verbose)
+    truth = float(np.mean(split.vessels[split.fov]))
+    if _close(value, truth, 1e-3):
+        return _finish(True, (
+            f"{truth:.4f}: with every pixel tied, precision is the vessel share at every "
+            "recall. A PR AUC must be read against this, not against 0.5 as a ROC AUC is."
+        ), verbose)
+    if _close(value, 0.5, 1e-3):
+        message = (
+            "0.5 is the ROC AUC of a constant map. The PR curve of a constant map is flat "
+            "at the precision you get by calling everything vessel."
+        )
+    elif _close(value, float(np.mean(split.vessels)), 1e-3):
+        message = "You divided by all pixels; count only those inside the FOV, as the metric does."
+    elif _close(value, 1 - truth, 1e-3):
+        message = "That is the share of background pixels; precision is about vessel pixels."
+    else:
+        message = (
+            "Hint: compute it, with `evaluate.pixel_metrics(np.full(shape, 0.5), truth, fov)`, "
+            "or think: if every pixel is called vessel, what fraction of them is right?"
+        )
+    return _finish(False, message, verbose)
