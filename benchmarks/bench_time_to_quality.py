@@ -5,12 +5,16 @@ every epoch, the elapsed time and the validation AUC (pooled over the FOV
 pixels of the 3 validation images). Target: AUC >= 0.978 within 15 minutes on
 2 cores. Uses DRIVE when RETINA_TUTORIAL_DATA is set, else the synthetic set.
 
-    python benchmarks/bench_time_to_quality.py --minutes 15
+    python benchmarks/bench_time_to_quality.py --minutes 15 --csv time_to_quality.csv
+
+With ``--csv`` the rows (epoch, minutes, val_auc) are also written to a file;
+the training chapter plots the copy in ``retina_tutorial/weights/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import os
 import tempfile
@@ -46,6 +50,7 @@ def main() -> int:
     parser.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
     parser.add_argument("--minutes", type=float, default=TARGET_MINUTES, help="wall-time budget")
     parser.add_argument("--epochs", type=int, help="override the profile's epochs (sets the LR schedule)")
+    parser.add_argument("--csv", help="also write the (epoch, minutes, val_auc) rows to this file")
     args = parser.parse_args()
 
     profile = config.get_profile(args.profile)
@@ -58,6 +63,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as run:
         train.train(profile, dataset, run, callbacks=[clock], verbose=0)
 
+    if args.csv:
+        with open(args.csv, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["epoch", "minutes", "val_auc"])
+            writer.writerows((epoch, f"{minutes:.2f}", f"{auc:.5f}") for epoch, minutes, auc in clock.rows)
     reached = [(m, auc) for _, m, auc in clock.rows if auc >= TARGET_AUC]
     first = f"{reached[0][0]:.1f} min" if reached else "never"
     ok = bool(reached) and reached[0][0] <= TARGET_MINUTES
