@@ -109,7 +109,7 @@ def _load(model_argument):
     if model_argument == "pretrained":
         from retina_tutorial import pretrained
 
-        return pretrained.load(), pretrained.describe()
+        return pretrained.load(), pretrained.MODEL_FILE
     from retina_tutorial import inference
 
     return inference.load_model(model_argument), model_argument
@@ -118,10 +118,10 @@ def _load(model_argument):
 def _evaluate(arguments) -> int:
     from retina_tutorial import evaluate
 
-    model, model_name = _load(arguments.model)
+    model, model_path = _load(arguments.model)
     dataset = data.load_dataset(arguments.data, synthetic=arguments.synthetic, seed=arguments.seed)
     report = evaluate.evaluate_model(model, dataset, tta=arguments.tta)
-    evaluate.write_report(report, arguments.out, model_path=model_name)
+    evaluate.write_report(report, arguments.out, model_path=model_path)
     chosen = report.test_at_threshold
     print(
         f"Test, pooled inside the FOV at threshold {report.threshold:.3f} (chosen on "

@@ -1,0 +1,119 @@
+"""The U-Net trained on DRIVE that ships with the package.
+
+Explained in ``book/05_evaluation.ipynb``; how it was trained is in
+``retina_tutorial/weights/MODEL_CARD.md``.
+
+:func:`load` checks the file's SHA-256 against the value recorded here before
+loading it (in Keras' safe mode), so a damaged or replaced file is refused
+rather than silently giving other predictions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MODEL_FILE = WEIGHTS_DIR / "unet_drive.keras"
+HISTORY_FILE = WEIGHTS_DIR / "history.csv"
+MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"
+#: ``retina-tutorial evaluate --model pretrained`` reports on the DRIVE test set,
+#: without and with test-time augmentation (metrics only: no images).
+REPORTS = {"without TTA": WEIGHTS_DIR / "metrics.json", "with TTA": WEIGHTS_DIR / "metrics_tta.json"}
+#: Where and how long the shipped model was trained (see MODEL_CARD.md).
+TRAINING_HARDWARE = "2 CPU cores (AMD EPYC), 62 min"
+#: SHA-256 of MODEL_FILE, recorded when the model was shipped.
+SHA256 = "ec645f421a2e12e224a99683bee7e634f1b68809e866a3ea7c9800c81a4798e1"
+
+
+class PretrainedModelError(ValueError):
+    """The shipped model is missing or does not match its recorded hash."""
+
+
+def sha256(path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def available() -> bool:
+    """Whether this installation ships a pretrained model."""
+    return SHA256 is not None and MODEL_FILE.is_file()
+
+
+def verify(path=MODEL_FILE, expected: str | None = None) -> Path:
+    """Check that ``path`` exists and has the recorded SHA-256.
+
+    Raises
+    ------
+    PretrainedModelError
+        Naming the file, the expected and the found hash, and the fix.
+    """
+    path = Path(path)
+    expected = SHA256 if expected is None else expected
+    if expected is None or not path.is_file():
+        raise PretrainedModelError(
+            f"No pretrained model at {path}: this installation does not ship one. "
+            "Train your own with `retina-tutorial train --profile full` and pass "
+            "its best.keras to --model."
+        )
+    found = sha256(path)
+    if found != expected:
+        raise PretrainedModelError(
+            f"{path} is damaged or was replaced: SHA-256 {found[:16]}…, expected "
+            f"{expected[:16]}…. Reinstall retina-tutorial to restore it."
+        )
+    return path
+
+
+def load():
+    """The pretrained U-Net, after checking its SHA-256 (safe mode, not compiled)."""
+    from retina_tutorial import inference
+
+    return inference.load_model(verify())
+
+
+def describe() -> str:
+    """One line naming the shipped model, for reports and provenance."""
+    return f"pretrained ({MODEL_FILE.name}, sha256 {SHA256[:12] if SHA256 else 'none'})"
+
+
+def results_rows() -> list:
+    """Rows for :func:`retina_tutorial.published.results_table` from the shipped reports.
+
+    Explained in ``book/05_evaluation.ipynb``: the shipped model without and
+    with test-time augmentation, at the threshold chosen on the validation
+    images, then the 2nd observer, all on the DRIVE test set.
+
+    Raises
+    ------
+    PretrainedModelError
+        If a report is missing (an installation without a pretrained model).
+    """
+    from retina_tutorial import published
+
+    rows = []
+    for label, path in REPORTS.items():
+        if not path.is_file():
+            raise PretrainedModelError(
+                f"No evaluation report at {path}: this installation ships no pretrained model. "
+                "Evaluate your own with `retina-tutorial evaluate --model MODEL --out DIR`."
+            )
+        report = json.loads(path.read_text())
+        rows.append({
+            "method": f"This book: wide U-Net, {label}",
+            **report["test"]["threshold_validation"],
+            "params": report["model"]["parameters"],
+            "hardware": TRAINING_HARDWARE,
+            "protocol": published.OUR_PROTOCOL,
+        })
+    rows.append({
+        "method": "2nd human observer",
+        **report["second_observer"],
+        "protocol": "the 2nd manual scored against the 1st, as ours",
+    })
+    return rows

@@ -1,0 +1,111 @@
+"""The shipped pretrained model: present, intact, refused when damaged, and really trained."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from retina_tutorial import cli, evaluate, inference, pretrained, published, synthetic
+
+MAX_BYTES = 10 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    return pretrained.load()
+
+
+def test_the_package_ships_a_model_its_history_and_card():
+    assert pretrained.available()
+    assert pretrained.MODEL_FILE.stat().st_size <= MAX_BYTES
+    assert pretrained.sha256(pretrained.MODEL_FILE) == pretrained.SHA256
+    with open(pretrained.HISTORY_FILE, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) >= 10 and {"epoch", "val_auc", "val_loss"} <= set(rows[0])
+    card = pretrained.MODEL_CARD.read_text()
+    for heading in ("## Data", "## Recipe", "## Hardware", "## Metrics", "## Known failure modes", "## Intended use"):
+        assert heading in card, f"MODEL_CARD.md lacks {heading!r}"
+    assert pretrained.SHA256 in card
+
+
+def test_a_damaged_copy_is_refused_with_the_file_named(tmp_path):
+    damaged = tmp_path / "unet_drive.keras"
+    shutil.copy(pretrained.MODEL_FILE, damaged)
+    content = bytearray(damaged.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(content))
+    with pytest.raises(pretrained.PretrainedModelError, match="damaged or was replaced") as error:
+        pretrained.verify(damaged)
+    assert str(damaged) in str(error.value) and "Reinstall" in str(error.value)
+
+
+def test_a_missing_file_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(pretrained.PretrainedModelError, match="retina-tutorial train --profile full"):
+        pretrained.verify(tmp_path / "absent.keras")
+
+
+def test_the_model_is_the_wide_unet(shipped_model):
+    assert shipped_model.count_params() == 1_929_825
+    assert shipped_model.input_shape == (None, None, None, 3)
+
+
+def test_it_segments_a_synthetic_fundus_it_never_saw(shipped_model):
+    # Trained on DRIVE only; an untrained U-Net scores about 0.5 here.
+    image, vessels, _, fov = synthetic.make_fundus(7)
+    probabilities = inference.predict(shipped_model, image)
+    assert probabilities.shape == vessels.shape and probabilities.dtype == np.float32
+    assert evaluate.pixel_metrics(probabilities, vessels, fov)["roc_auc"] >= 0.97
+
+
+@pytest.mark.drive
+def test_it_segments_drive_test_images(shipped_model, drive_dataset):
+    test = drive_dataset.test
+    probabilities = inference.predict(shipped_model, test.images[:2])
+    metrics = evaluate.pixel_metrics(probabilities, test.vessels[:2], test.fov[:2])
+    assert metrics["roc_auc"] >= 0.975 and metrics["f1"] >= 0.78
+
+
+def test_cli_predict_accepts_pretrained(tmp_path, capsys):
+    image_path = tmp_path / "fundus.png"
+    from PIL import Image
+
+    image, *_ = synthetic.make_fundus(3)
+    Image.fromarray((image * 255).round().astype(np.uint8)).save(image_path)
+    out = tmp_path / "out"
+    assert cli.main(["predict", str(image_path), "--model", "pretrained", "--out", str(out)]) == 0
+    written = sorted(path.name for path in out.iterdir())
+    assert len(written) >= 2 and all(name.startswith("fundus") for name in written)
+
+
+@pytest.mark.drive
+def test_cli_evaluate_accepts_pretrained(tmp_path, drive_dataset):
+    out = tmp_path / "evaluation"
+    assert cli.main(["evaluate", "--model", "pretrained", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"]["sha256"] == pretrained.SHA256 and metrics["model"]["name"] == "unet_wide"
+    assert metrics["test"]["threshold_validation"]["roc_auc"] >= 0.975
+
+
+def test_shipped_reports_belong_to_the_shipped_model_and_feed_the_results_table():
+    rows = pretrained.results_rows()
+    assert [row["method"] for row in rows] == [
+        "This book: wide U-Net, without TTA", "This book: wide U-Net, with TTA", "2nd human observer",
+    ]
+    for path in pretrained.REPORTS.values():
+        report = json.loads(path.read_text())
+        assert report["model"]["sha256"] == pretrained.SHA256, f"{path.name} was made with another model"
+        assert report["data"]["source"] == "drive" and report["data"]["test_fov_pixels"] == 4_538_143
+        assert 0.0 < report["threshold"] < 1.0 and report["tta"] == ("tta" in path.name)
+    assert rows[1]["roc_auc"] >= rows[0]["roc_auc"] - 0.002  # TTA does not hurt
+    assert rows[2]["f1"] == pytest.approx(0.7891, abs=5e-4)
+    table = published.to_markdown(published.results_table(rows))
+    assert table.count("\n| This book: wide U-Net") == 2 and "orobix" in table
+
+
+def test_model_card_states_the_shipped_figures():
+    card = pretrained.MODEL_CARD.read_text()
+    for label, path in pretrained.REPORTS.items():
+        chosen = json.loads(path.read_text())["test"]["threshold_validation"]
+        assert f"{chosen['roc_auc']:.4f} | {chosen['pr_auc']:.4f} | {chosen['f1']:.4f}" in card, label
