@@ -26,7 +26,8 @@ import keras
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from retina_tutorial import data, model as unet
+from retina_tutorial import data
+from retina_tutorial import model as unet
 
 #: Images with more pixels than this are predicted in tiles unless told otherwise.
 AUTO_TILE_PIXELS = 1500 * 1500

@@ -408,8 +408,8 @@ def plot_history(history) -> Figure:
     Returns
     -------
     Figure
-        One panel per quantity; the epoch with the lowest validation loss is
-        marked.
+        One panel per quantity; the epoch that training keeps (highest
+        validation AUC, else lowest validation loss) is marked.
     """
     history = _read_history(history)
     epochs = history.pop("epoch", None)
@@ -425,9 +425,11 @@ def plot_history(history) -> Figure:
     rows = math.ceil(len(panels) / columns)
     figure = Figure(figsize=(4.6 * columns, 3.6 * rows), dpi=DPI, layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
-    best = None
-    if "val_loss" in history and np.isfinite(history["val_loss"]).any():
-        best = epochs[int(np.nanargmin(history["val_loss"]))]
+    best, rule = None, ""
+    if "val_auc" in history and np.isfinite(history["val_auc"]).any():
+        best, rule = epochs[int(np.nanargmax(history["val_auc"]))], "highest validation AUC"
+    elif "val_loss" in history and np.isfinite(history["val_loss"]).any():
+        best, rule = epochs[int(np.nanargmin(history["val_loss"]))], "lowest validation loss"
     for ax, name in zip(axes, panels):
         label = _history_label(name)
         if name in rates:
@@ -453,8 +455,46 @@ def plot_history(history) -> Figure:
         ax.grid(alpha=0.3)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
-    suffix = f" (dotted line: lowest validation loss, epoch {best:g})" if best is not None else ""
+    suffix = f" (dotted line: {rule}, epoch {best:g})" if best is not None else ""
     figure.suptitle("Training history" + suffix)
+    return figure
+
+
+def plot_time_to_quality(benchmark, *, target_auc: float = 0.978, target_minutes: float = 15.0) -> Figure:
+    """Validation AUC against wall-clock minutes, with the target marked.
+
+    Explained in ``book/04_training.ipynb``.
+
+    Parameters
+    ----------
+    benchmark : dict
+        ``minutes`` and ``val_auc`` lists, as from
+        :func:`retina_tutorial.pretrained.time_to_quality`.
+    target_auc, target_minutes : float
+        The benchmark's target: this AUC within this many minutes.
+
+    Returns
+    -------
+    Figure
+    """
+    minutes = np.asarray(benchmark.get("minutes", ()), dtype=float)
+    auc = np.asarray(benchmark.get("val_auc", ()), dtype=float)
+    if minutes.size == 0 or minutes.shape != auc.shape:
+        raise ValueError("benchmark needs 'minutes' and 'val_auc' lists of the same, non-zero length.")
+    figure = Figure(figsize=(6.4, 4.0), dpi=DPI, layout="constrained")
+    ax = figure.subplots()
+    ax.plot(minutes, auc, color="#0072B2", marker=".", label="Validation AUC after each epoch")
+    ax.axhline(target_auc, color="#D55E00", linestyle="--", linewidth=1, label=f"Target AUC {target_auc}")
+    ax.axvline(target_minutes, color="0.4", linestyle=":", linewidth=1, label=f"{target_minutes:g} minutes")
+    reached = np.flatnonzero(auc >= target_auc)
+    if reached.size:
+        first = reached[0]
+        ax.annotate(f"{auc[first]:.4f} after {minutes[first]:.1f} min", (minutes[first], auc[first]),
+                    xytext=(10, -25), textcoords="offset points", arrowprops={"arrowstyle": "->"})
+    ax.set(xlabel="Wall-clock time (minutes)", ylabel="ROC AUC inside the FOV (validation)",
+           title="Time to quality", ylim=(max(0.9, float(np.nanmin(auc)) - 0.005), 1.0))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
     return figure
 
 

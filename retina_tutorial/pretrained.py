@@ -10,6 +10,7 @@ rather than silently giving other predictions.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from pathlib import Path
@@ -21,6 +22,9 @@ MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"
 #: ``retina-tutorial evaluate --model pretrained`` reports on the DRIVE test set,
 #: without and with test-time augmentation (metrics only: no images).
 REPORTS = {"without TTA": WEIGHTS_DIR / "metrics.json", "with TTA": WEIGHTS_DIR / "metrics_tta.json"}
+#: ``benchmarks/bench_time_to_quality.py --csv``: validation AUC against wall
+#: time for the full profile's recipe on 2 CPU cores.
+TIME_TO_QUALITY_FILE = WEIGHTS_DIR / "time_to_quality.csv"
 #: Where and how long the shipped model was trained (see MODEL_CARD.md).
 TRAINING_HARDWARE = "2 CPU cores (AMD EPYC), 62 min"
 #: SHA-256 of MODEL_FILE, recorded when the model was shipped.
@@ -117,3 +121,25 @@ def results_rows() -> list:
         "protocol": "the 2nd manual scored against the 1st, as ours",
     })
     return rows
+
+
+def time_to_quality() -> dict:
+    """The time-to-quality benchmark of the shipped recipe, as columns.
+
+    Explained in ``book/04_training.ipynb``.
+
+    Returns
+    -------
+    dict
+        ``epoch`` (int, from 1), ``minutes`` and ``val_auc`` (float) lists;
+        empty when this installation ships no benchmark.
+    """
+    if not TIME_TO_QUALITY_FILE.is_file():
+        return {}
+    with TIME_TO_QUALITY_FILE.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    return {
+        "epoch": [int(row["epoch"]) for row in rows],
+        "minutes": [float(row["minutes"]) for row in rows],
+        "val_auc": [float(row["val_auc"]) for row in rows],
+    }

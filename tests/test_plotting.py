@@ -146,7 +146,8 @@ def test_history_from_dict_and_csv(tmp_path):
     figure = plotting.plot_history(history)
     titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
     assert titles == ["Loss", "ROC AUC inside the FOV", "Learning rate"]
-    assert "epoch 2" in figure.get_suptitle()  # lowest validation loss, counted from 1
+    assert "lowest validation loss, epoch 2" in figure.get_suptitle()  # counted from 1
+
     file = tmp_path / "history.csv"
     file.write_text(
         ",".join(history)
@@ -205,3 +206,20 @@ def test_real_drive_figures_render(drive_dataset):
     )
     png = _png(figure)
     assert png.shape[0] >= 584 and png.shape[1] >= 565
+
+
+def test_history_marks_the_epoch_the_checkpoint_keeps():
+    history = {"loss": [0.5, 0.3, 0.2], "val_loss": [0.4, 0.25, 0.3], "auc": [0.9, 0.93, 0.95],
+               "val_auc": [0.91, 0.94, 0.96]}
+    # The checkpoint watches the validation AUC (epoch 3), not the loss (epoch 2).
+    assert "highest validation AUC, epoch 3" in plotting.plot_history(history).get_suptitle()
+
+
+def test_time_to_quality_marks_when_the_target_is_first_reached():
+    benchmark = {"epoch": [1, 2, 3], "minutes": [2.0, 4.1, 6.2], "val_auc": [0.95, 0.979, 0.981]}
+    figure = plotting.plot_time_to_quality(benchmark, target_auc=0.978, target_minutes=15)
+    (ax,) = figure.axes
+    assert ax.get_xlabel().startswith("Wall-clock time")
+    assert [text.get_text() for text in ax.texts] == ["0.9790 after 4.1 min"]
+    with pytest.raises(ValueError, match="minutes"):
+        plotting.plot_time_to_quality({})
