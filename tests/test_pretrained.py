@@ -3,6 +3,7 @@
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,3 +110,17 @@ def test_model_card_states_the_shipped_figures():
     for label, path in pretrained.REPORTS.items():
         chosen = json.loads(path.read_text())["test"]["threshold_validation"]
         assert f"{chosen['roc_auc']:.4f} | {chosen['pr_auc']:.4f} | {chosen['f1']:.4f}" in card, label
+
+
+def test_readme_results_table_is_the_shipped_one():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start, end = "<!-- results-table:", "<!-- /results-table -->"
+    shown = readme[readme.index(start) : readme.index(end)].split("\n", 1)[1].strip()
+    assert shown == published.to_markdown(published.results_table(pretrained.results_rows())).strip()
+
+
+def test_time_to_quality_benchmark_ships_with_the_recipe():
+    benchmark = pretrained.time_to_quality()
+    assert benchmark["epoch"] == list(range(1, len(benchmark["epoch"]) + 1))
+    assert all(b > a for a, b in zip(benchmark["minutes"], benchmark["minutes"][1:]))
+    assert 0.9 < max(benchmark["val_auc"]) <= 1.0
