@@ -1,0 +1,181 @@
+"""The book's notebooks: listed, clean, one skeleton, a safe Colab cell, real exercises.
+
+These tests read the notebooks; they do not run them (``make test`` runs
+every notebook with nbval, and ``make book`` runs them for the book).
+"""
+
+import ast
+import pkgutil
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import retina_tutorial
+from retina_tutorial import exercises
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The first lines of every notebook's first code cell, exactly.
+COLAB_CELL = '''import sys
+
+if "google.colab" in sys.modules:  # Colab only: install the book's package
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "retina-tutorial @ git+https://github.com/retina-unet-book/retina-unet-book@main"], check=True)
+'''
+#: Markers of the chapter skeleton, in the order they must appear.
+SKELETON = (
+    "## Overview",
+    "## Prerequisites",
+    "| Concepts | Importance | Notes |",
+    "**Time to learn**",
+    "## Summary",
+    "## What's next?",
+    "## Exercises",
+    "## Resources and references",
+)
+MAX_CODE_LINES = 20
+
+
+def _toc_files(entries):
+    for entry in entries or ():
+        if "file" in entry:
+            yield entry["file"]
+        for key in ("chapters", "sections", "parts"):
+            yield from _toc_files(entry.get(key))
+
+
+def toc_documents():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"], *_toc_files([{"chapters": toc.get("chapters"), "parts": toc.get("parts")}])]
+
+
+def _document_path(name):
+    candidates = [ROOT / f"{name}{suffix}" for suffix in ("", ".ipynb", ".md")]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+NOTEBOOKS = [
+    path for path in map(_document_path, toc_documents()) if path is not None and path.suffix == ".ipynb"
+]
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _code_cells(notebook):
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def test_every_document_in_the_toc_exists():
+    documents = toc_documents()
+    assert documents[0] == "book/intro"
+    missing = [name for name in documents if _document_path(name) is None]
+    assert not missing, f"_toc.yml lists documents that do not exist: {missing}"
+    assert NOTEBOOKS, "the table of contents lists no notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    notebook = _read(path)
+    nbformat.validate(notebook)
+    dirty = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+             and (cell.outputs or cell.execution_count is not None)]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_follows_the_skeleton(path):
+    notebook = _read(path)
+    fences = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)  # code examples are not headings
+    markdown = [fences.sub("", cell.source) for cell in notebook.cells if cell.cell_type == "markdown"]
+    titles = [line for text in markdown for line in text.splitlines() if re.match(r"# \S", line)]
+    assert len(titles) == 1 and notebook.cells[0].source.startswith("# "), (
+        f"{path.name}: one '# ' title, in the first cell; found {titles}"
+    )
+    text = "\n".join(markdown)
+    positions = [text.find(marker) for marker in SKELETON]
+    absent = [marker for marker, at in zip(SKELETON, positions) if at < 0]
+    assert not absent, f"{path.name}: missing {absent}"
+    assert positions == sorted(positions), f"{path.name}: skeleton out of order: {SKELETON}"
+    assert re.search(r"\*\*Time to learn\*\*: \d+ minutes", text), f"{path.name}: give minutes"
+    overview = text[positions[0] : positions[1]]
+    assert re.search(r"^1\. ", overview, re.MULTILINE), f"{path.name}: Overview is a numbered list"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_installs_on_colab_then_shows_profile_and_data(path):
+    source = _code_cells(_read(path))[0].source
+    assert source.startswith(COLAB_CELL), f"{path.name}: first code cell must start with the Colab cell"
+    for line in ("profile = config.get_profile()", "print(profile)", "dataset = data.load_dataset()"):
+        assert line in source, f"{path.name}: first code cell lacks `{line}`"
+    tree = ast.parse("\n".join(l for l in source.splitlines() if not l.startswith("%")))
+    modules = {module.name for module in pkgutil.iter_modules(retina_tutorial.__path__)}
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and node.module == "retina_tutorial" for alias in node.names]
+    assert imported and set(imported) <= modules, (
+        f"{path.name}: import the package's modules, not objects; got {imported}"
+    )
+
+
+def _run_colab_guard(monkeypatch, calls, *, on_colab):
+    def fake_run(*args, **kwargs):
+        calls.append(args)
+        if not on_colab:
+            raise AssertionError("the Colab cell installed something outside Colab")
+        return subprocess.CompletedProcess(args, 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    if on_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(compile(COLAB_CELL, "<colab cell>", "exec"), {})
+
+
+def test_colab_cell_does_nothing_outside_colab(monkeypatch):
+    calls = []
+    _run_colab_guard(monkeypatch, calls, on_colab=False)
+    assert calls == []
+
+
+def test_colab_cell_installs_the_package_on_colab(monkeypatch):
+    calls = []
+    _run_colab_guard(monkeypatch, calls, on_colab=True)
+    (command,), = calls
+    assert command[:5] == [sys.executable, "-m", "pip", "install", "-q"]
+    assert command[5].startswith("retina-tutorial @ git+https://github.com/")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_cells_are_short(path):
+    # The first cell is exempt: its Colab block alone takes 7 of the lines.
+    lengths = [len(cell.source.splitlines()) for cell in _code_cells(_read(path))[1:]]
+    long = [n for n in lengths if n > MAX_CODE_LINES]
+    assert not long, f"{path.name}: code cells of {long} lines (> {MAX_CODE_LINES}); move code to the package"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_call_real_checkers_and_have_hidden_solutions(path):
+    cells = _read(path).cells
+    text = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+    after = text[text.find("## Exercises"):]
+    assert len(re.findall(r"^### Exercise \d+", after, re.MULTILINE)) >= 3, f"{path.name}: 3+ exercises"
+    calls = {name for cell in cells if cell.cell_type == "code"
+             for name in re.findall(r"exercises\.(check_\w+)\(", cell.source)}
+    unknown = sorted(name for name in calls if not callable(getattr(exercises, name, None)))
+    assert not unknown, f"{path.name}: calls checkers that exercises.py lacks: {unknown}"
+    assert len(calls) >= 3, f"{path.name}: at least 3 different checkers, found {sorted(calls)}"
+    learner = [c for c in cells if c.cell_type == "code" and "= None" in c.source
+               and "exercises.check_" in c.source]
+    solutions = [c for c in cells if c.cell_type == "code" and "hide-cell" in c.metadata.get("tags", ())
+                 and "exercises.check_" in c.source]
+    assert len(learner) >= 3, f"{path.name}: exercise cells should start from `answer = None`"
+    assert len(solutions) >= len(learner), f"{path.name}: each exercise needs a hidden solution"
