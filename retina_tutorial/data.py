@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -181,12 +182,19 @@ def load_drive(path) -> Dataset:
             f"{config.DATA_VARIABLE} (or pass --data) to its folder or zip file."
         )
     if path.is_file():
-        if not zipfile.is_zipfile(path):
+        if path.suffix.lower() != ".zip" and not zipfile.is_zipfile(path):
             raise DataError(
                 f"{path} is neither a folder nor a zip file: point "
                 f"{config.DATA_VARIABLE} at the DRIVE folder or DRIVE.zip."
             )
-        with zipfile.ZipFile(path) as archive:
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise DataError(
+                f"{path} cannot be opened as a zip file ({error}): it is damaged or "
+                "truncated. Download DRIVE.zip again."
+            ) from error
+        with archive:
             return _load_drive_from(_ZipReader(archive, path), path)
     return _load_drive_from(_FolderReader(_find_root(path)), path)
 
@@ -209,6 +217,13 @@ def _read_split(reader, split: str, ids) -> Split:
     for image_id in ids:
         image_name = layout["images"].format(id=image_id)
         image = read_rgb(reader.open(image_name), image_name)
+        if images and image.shape != images[0].shape:
+            first = layout["images"].format(id=ids[0])
+            raise DataError(
+                f"{image_name}: size {image.shape[:2]} differs from {first} "
+                f"{images[0].shape[:2]}. DRIVE's images are all 584 x 565: replace "
+                "this file with the original."
+            )
         images.append(image)
         for key, store in (("vessels", vessels), ("fov", fov), ("vessels_2nd", second)):
             if key in layout:
@@ -349,8 +364,14 @@ class _ZipReader:
                 f"{self.origin}: {info.filename} claims {info.file_size} bytes, "
                 f"more than any DRIVE file ({MAX_MEMBER_BYTES} allowed); refusing it."
             )
-        with self.archive.open(info) as member:
-            payload = member.read(MAX_MEMBER_BYTES + 1)
+        try:
+            with self.archive.open(info) as member:
+                payload = member.read(MAX_MEMBER_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+            raise DataError(
+                f"{self.origin}: {info.filename} cannot be unpacked ({error}): the zip "
+                "is damaged or truncated. Download DRIVE.zip again."
+            ) from error
         if len(payload) != info.file_size:
             raise DataError(
                 f"{self.origin}: {info.filename} is damaged (read {len(payload)} "

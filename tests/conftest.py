@@ -12,8 +12,14 @@ from fake_drive import make_fake_drive
 @functools.lru_cache(maxsize=None)
 def _drive():
     location = config.data_location()
-    if location is None or not location.exists():
+    if location is None:
         return None
+    if not location.exists():
+        # A wrong setting must fail, not quietly skip the DRIVE tests.
+        raise FileNotFoundError(
+            f"{config.DATA_VARIABLE}={location} does not exist: point it at the DRIVE "
+            "folder or DRIVE.zip, or unset it to test on the synthetic set only."
+        )
     return data.load_drive(location)
 
 

@@ -171,3 +171,29 @@ def test_select_keeps_order(fake_drive):
     subset = dataset.test.select(("05", "01"))
     assert subset.ids == ("05", "01")
     np.testing.assert_array_equal(subset.images[1], dataset.test.images[0])
+
+
+def test_truncated_zip_is_named(fake_drive, tmp_path):
+    archive = _zip_folder(fake_drive, tmp_path / "DRIVE.zip")
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(data.DataError, match=r"DRIVE\.zip cannot be opened as a zip.*truncated"):
+        data.load_drive(archive)
+
+
+def test_damaged_zip_member_is_named(fake_drive, tmp_path):
+    archive = _zip_folder(fake_drive, tmp_path / "DRIVE.zip")
+    with zipfile.ZipFile(archive) as handle:
+        info = handle.getinfo(next(n for n in handle.namelist() if n.endswith("22_training.tif")))
+    content = bytearray(archive.read_bytes())
+    # The member's data starts after its 30-byte local header, name and extra field.
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    content[start + info.compress_size // 2] ^= 0xFF
+    archive.write_bytes(bytes(content))
+    with pytest.raises(data.DataError, match=r"22_training\.tif cannot be unpacked.*Download DRIVE\.zip"):
+        data.load_drive(archive)
+
+
+def test_image_of_another_size_is_named(fake_drive):
+    _write_image(fake_drive / "training/images/25_training.tif", "RGB", shape=(6, 6))
+    with pytest.raises(data.DataError, match=r"25_training\.tif: size \(6, 6\) differs from training/images/21_training\.tif"):
+        data.load_drive(fake_drive)
