@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# TensorFlow logs from C++ straight to stderr; ipykernel 7 would put those lines
+# in the book's pages. The book's kernels send them to the build log instead.
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 
 # Notebooks always execute in the quick profile here; `full` is for real runs.
 export RETINA_TUTORIAL_PROFILE ?= quick
@@ -19,7 +22,11 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install -e ".[book,test]"
 	touch $@
 
-book: $(INSTALLED)
+$(KERNEL_CONFIG): | $(INSTALLED)
+	mkdir -p $(dir $@)
+	echo "c.IPKernelApp.capture_fd_output = False" > $@
+
+book: $(INSTALLED) $(KERNEL_CONFIG)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
