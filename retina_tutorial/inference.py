@@ -239,7 +239,7 @@ def predict(
     *,
     tta: bool = False,
     tile_size: int | None = None,
-    overlap: int = 64,
+    overlap: int | None = None,
     batch_size: int = 1,
 ) -> np.ndarray:
     """Vessel probabilities for one image or a stack, at the images' own size.
@@ -260,10 +260,13 @@ def predict(
         multiple). By default images larger than ``AUTO_TILE_PIXELS`` are
         tiled with ``DEFAULT_TILE_SIZE`` and smaller ones are predicted whole.
         A model built for a fixed input size is always tiled at that size.
-    overlap : int
+    overlap : int, optional
         Pixels shared by neighbouring tiles. Their outer quarter is discarded
         (the U-Net sees zero padding there) and the middle half is blended
-        with a raised-cosine ramp.
+        with a raised-cosine ramp. By default :func:`tile_overlap`, which
+        discards at least the model's receptive radius, so tiled and whole
+        predictions agree (to float rounding); a smaller overlap is faster
+        and leaves small differences near the tile edges.
     batch_size : int
         Images, or tiles, per forward pass.
 
@@ -309,6 +312,18 @@ def predict(
         result = _predict_batch(model, padded, tta, batch_size)
         result = result[:, box.top : box.top + box.height, box.left : box.left + box.width]
     else:
+        if overlap is None:
+            overlap = tile_overlap(model)
+            if overlap > min(tiles) - multiple:
+                if fixed is None:
+                    raise ValueError(
+                        f"tile_size={tiles[0]} is too small for this U-Net: exact tiling needs "
+                        f"{overlap} pixels of overlap (tile_overlap), so use tile_size >= "
+                        f"{overlap + multiple}, or pass a smaller overlap and accept small "
+                        "differences near the tile edges."
+                    )
+                # A model of fixed input size cannot see more: use the most it allows.
+                overlap = min(tiles) - multiple
         if (
             isinstance(overlap, bool)
             or not isinstance(overlap, (int, np.integer))
@@ -328,6 +343,46 @@ def predict(
         )
     result = np.clip(result, 0.0, 1.0).astype(np.float32, copy=False)
     return result[0] if single else result
+
+
+def tile_overlap(model: keras.Model) -> int:
+    """The tile overlap at which tiled prediction matches whole-image prediction.
+
+    Explained in ``book/06_going_further.ipynb``. An output pixel depends on
+    input pixels up to half the receptive field
+    (:func:`retina_tutorial.model.receptive_field`) away, so a pixel that
+    close to a tile edge sees the tile's zero padding instead of the eye.
+    :func:`predict` discards the outer quarter of the overlap, so four times
+    that radius (plus one pixel) discards every such pixel.
+
+    Examples
+    --------
+    >>> tile_overlap(unet.build_unet(preset="compact"))
+    204
+    """
+    radius = unet.receptive_field(unet.model_depth(model)) // 2 + 1
+    return 4 * radius
+
+
+def tile_grid(shape, model: keras.Model, *, tile_size: int = DEFAULT_TILE_SIZE, overlap=None):
+    """Where :func:`predict` cuts its tiles in an image of this ``(height, width)``.
+
+    Explained in ``book/06_going_further.ipynb``.
+
+    Returns
+    -------
+    (list of int, list of int)
+        The first row of each row of tiles and the first column of each
+        column of tiles, in the image padded to the model's multiple.
+    """
+    multiple = _required_multiple(model)
+    overlap = tile_overlap(model) if overlap is None else overlap
+    size = -(-int(tile_size) // multiple) * multiple
+    padded = [-(-int(side) // multiple) * multiple for side in shape[:2]]
+    return tuple(
+        _tile_starts(side, min(size, side), (min(size, side) - overlap) // multiple * multiple)
+        for side in padded
+    )
 
 
 def predict_file(

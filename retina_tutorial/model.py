@@ -185,6 +185,42 @@ def model_depth(model: keras.Model) -> int:
     return sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
 
 
+def receptive_field(depth: int, convolutions: int = 2, kernel: int = 3) -> int:
+    """Width in input pixels of the square one output pixel depends on.
+
+    Explained in ``book/02_unet_architecture.ipynb``: walking back from one
+    output pixel, each ``kernel`` x ``kernel`` convolution widens the region
+    by ``kernel - 1`` pixels of its own grid, a stride-2 transposed
+    convolution maps ``r`` fine pixels to at most ``r // 2 + 1`` coarse ones,
+    and each 2 x 2 pooling doubles the width on the way down to the input.
+
+    Parameters
+    ----------
+    depth : int
+        Number of down-sampling steps (``model_depth``).
+    convolutions : int
+        Convolutions per level (``build_unet`` uses 2).
+    kernel : int
+        Side of the convolution kernels.
+
+    Examples
+    --------
+    >>> receptive_field(3), receptive_field(4)
+    (100, 204)
+    """
+    for name, value in (("depth", depth), ("convolutions", convolutions), ("kernel", kernel)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "depth" else 1):
+            raise ValueError(f"receptive_field: {name} must be a positive integer, got {value!r}.")
+    widen = convolutions * (kernel - 1)
+    size = 1
+    for _ in range(depth):  # back up the expanding path
+        size = (size + widen) // 2 + 1
+    size += widen  # the bottleneck
+    for _ in range(depth):  # back down the contracting path
+        size = 2 * size + widen
+    return size
+
+
 def required_multiple(model: keras.Model) -> int:
     """The number both image sides must be a multiple of: ``2 ** depth``.
 

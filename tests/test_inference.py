@@ -124,15 +124,30 @@ def test_tiled_agrees_with_whole(small, tile_size, overlap, tta):
         np.testing.assert_allclose(tiled[:32, :32], whole[:32, :32], atol=1e-5)
 
 
-def test_tiles_are_blended_smoothly_for_a_deep_model():
+def test_default_overlap_makes_tiles_exact_for_a_deep_model():
+    # Depth 3: receptive field 100 pixels, so tile_overlap is 4 * 51.
+    model = _small_unet(depth=3)
+    assert inference.tile_overlap(model) == 204
+    image = _image((300, 262), seed=2)
+    whole = inference.predict(model, image)
+    tiled = inference.predict(model, image, tile_size=256, batch_size=2)
+    np.testing.assert_allclose(tiled, whole, atol=1e-4)
+
+
+def test_a_small_overlap_is_close_and_seamless_but_not_exact():
     model = _small_unet(depth=3)
     image = _image((150, 130), seed=2)
     whole = inference.predict(model, image)
     tiled = inference.predict(model, image, tile_size=64, overlap=32)
-    # A deeper net sees farther than the tile margin: close, not exact, no seams.
-    assert np.abs(tiled - whole).mean() < 0.01
+    # The net sees farther than the discarded margin: close, not exact, no seams.
+    assert np.abs(tiled - whole).mean() < 0.01 and not np.allclose(tiled, whole, atol=1e-4)
     jumps = np.abs(np.diff(tiled, axis=1))
     assert jumps.max() <= np.abs(np.diff(whole, axis=1)).max() + 0.02
+
+
+def test_tiles_too_small_for_the_default_overlap_are_refused():
+    with pytest.raises(ValueError, match=r"tile_size=64 is too small.*tile_size >= 212"):
+        inference.predict(_small_unet(depth=3), _image((150, 130)), tile_size=64)
 
 
 def test_every_pixel_is_covered_by_blending_weights():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retina_tutorial.model import receptive_field as _receptive_field
 from retina_tutorial.exercises._core import (
     Result,
     _as_number,
@@ -11,20 +12,6 @@ from retina_tutorial.exercises._core import (
     _not_a_number,
     _unanswered,
 )
-
-
-def _receptive_field(depth: int, convolutions: int = 2, kernel: int = 3) -> int:
-    # From one output pixel back to the input: each k x k convolution widens
-    # the region by k - 1 pixels of its own grid; a 2 x 2 stride-2 transposed
-    # convolution maps r fine pixels to at most r // 2 + 1 coarse ones, and a
-    # 2 x 2 pooling maps r coarse pixels to 2 r fine ones.
-    size = 1
-    for _ in range(depth):
-        size = (size + convolutions * (kernel - 1)) // 2 + 1
-    size += convolutions * (kernel - 1)
-    for _ in range(depth):
-        size = 2 * size + convolutions * (kernel - 1)
-    return size
 
 
 def check_receptive_field(
