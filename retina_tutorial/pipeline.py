@@ -153,6 +153,8 @@ def training_patches(
     batch_size: int,
     seed: int = 0,
     augment: bool = True,
+    rotation: float = 90.0,
+    zoom: float = PATCH_ZOOM,
     start: int = 0,
 ) -> tf.data.Dataset:
     """Endless batches of random patches centred in the field of view.
@@ -184,6 +186,10 @@ def training_patches(
         Same seed, same batches.
     augment : bool
         Apply the random geometric and photometric augmentation.
+    rotation : float
+        Largest rotation in degrees (the article's 90 by default; 0: none).
+    zoom : float
+        Largest zoom change (the article's 0.2 by default; 0: none).
     start : int
         Number of the first batch. Batch ``k`` depends only on ``seed`` and
         ``k``, so a resumed run passes the number of batches already trained
@@ -214,7 +220,7 @@ def training_patches(
             f"{name}: the split's FOV masks are empty, so no patch centre can be "
             "drawn. Check split.fov (True inside the eye)."
         )
-    margin = patch_margin(patch_size) if augment else 0
+    margin = patch_margin(patch_size, rotation=rotation, zoom=zoom) if augment else 0
     crop = patch_size + 2 * margin
     pad = margin + (patch_size + 1) // 2
     # One 5-channel array (RGB, vessel, FOV): one slice cuts all three.
@@ -228,7 +234,7 @@ def training_patches(
     # Rotation and zoom read the larger crop; the augmenter computes only the
     # central patch of its output (cut), flips included, in one resampling.
     augmenter = (
-        augmentation.build_augmenter(seed, shift=0.0, zoom=PATCH_ZOOM, cut=margin)
+        augmentation.build_augmenter(seed, rotation=rotation, shift=0.0, zoom=zoom, cut=margin)
         if augment
         else None
     )

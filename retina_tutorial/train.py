@@ -177,12 +177,16 @@ def train(
     multiple = unet.required_multiple(model)
 
     training = pipeline.training_patches(
-        data.train, patch_size=profile.patch_size, batch_size=profile.batch_size, seed=profile.seed
+        data.train,
+        patch_size=profile.patch_size,
+        batch_size=profile.batch_size,
+        seed=profile.seed,
+        rotation=profile.rotation,
+        zoom=profile.zoom,
+        # Batches are numbered from the start of the run: a resumed run starts
+        # at the first batch it has not trained on, as if it had never stopped.
+        start=start_epoch * profile.steps_per_epoch,
     )
-    if start_epoch:
-        # Batches are numbered from the start of the run; skipping those already
-        # trained on gives the resumed run the batches it would have had.
-        training = training.skip(start_epoch * profile.steps_per_epoch)
     replicas = int(strategy.num_replicas_in_sync)
     validation_split = _pad_for_replicas(data.validation, replicas)
     validation = pipeline.validation_data(validation_split, multiple=multiple)
@@ -336,6 +340,14 @@ def _check_profile(profile) -> None:
             "train: profile.lr_schedule must be 'constant' or 'cosine', "
             f"got {profile.lr_schedule!r}."
         )
+    for field, upper in (("rotation", 180.0), ("zoom", 1.0)):
+        value = getattr(profile, field)
+        inside = isinstance(value, (int, float)) and 0 <= value and (
+            value <= upper if field == "rotation" else value < upper
+        )
+        if isinstance(value, bool) or not inside:
+            bound = "[0, 180] degrees" if field == "rotation" else "[0, 1)"
+            raise ValueError(f"train: profile.{field} must lie in {bound}, got {value!r}.")
     if profile.preset not in unet.PRESETS:
         known = ", ".join(repr(p) for p in unet.PRESETS)
         raise ValueError(

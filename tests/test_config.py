@@ -49,3 +49,12 @@ def test_data_location(monkeypatch, tmp_path):
     assert config.data_location("elsewhere").name == "elsewhere"
     monkeypatch.setenv(config.DATA_VARIABLE, "  ")
     assert config.data_location() is None
+
+
+def test_unset_fields_take_the_article_recipe():
+    profile = config.Profile(
+        name="article", preset="article", patch_size=64, batch_size=4, steps_per_epoch=1, epochs=1
+    )
+    assert profile.learning_rate == 1e-4 and profile.lr_schedule == "constant"
+    assert profile.loss == "bce" and not profile.tta
+    assert (profile.rotation, profile.zoom) == (90.0, 0.2)

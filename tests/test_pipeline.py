@@ -240,3 +240,20 @@ def test_whole_images_are_padded_augmented_and_repeatable():
     for images, _ in batches(0, augment=False):
         for image in images:
             assert any(np.array_equal(image, original) for original in padded)
+
+
+def test_flips_only_move_target_pixels_exactly():
+    # rotation=0, zoom=0 (the full profile): the augmented patch is the plain
+    # patch at the same centre, mirrored, with no pixel resampled.
+    split = coded_split(fov=np.ones((3, HEIGHT, WIDTH), bool))
+    options = dict(patch_size=12, batch_size=8, seed=4)
+    plain = take(pipeline.training_patches(split, augment=False, **options), 2)
+    flipped = take(pipeline.training_patches(split, rotation=0.0, zoom=0.0, **options), 2)
+    mirrors = (lambda t: t, lambda t: t[:, ::-1], lambda t: t[::-1], lambda t: t[::-1, ::-1])
+    seen = set()
+    for (_, plain_targets), (_, flipped_targets) in zip(plain, flipped):
+        for original, augmented in zip(plain_targets, flipped_targets):
+            matches = [i for i, mirror in enumerate(mirrors) if np.array_equal(mirror(original), augmented)]
+            assert matches, "an augmented patch is not an exact mirror image of its source"
+            seen.update(matches)
+    assert len(seen) > 1, "16 patches and never a flip: the augmentation did nothing"

@@ -321,6 +321,8 @@ def test_unknown_profile_name_is_refused(tiny_data, tmp_path):
         ({"loss": "focal"}, "Unknown loss 'focal'"),
         ({"lr_schedule": "step"}, "lr_schedule must be"),
         ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"rotation": 200.0}, r"rotation must lie in \[0, 180\] degrees"),
+        ({"zoom": 1.0}, r"zoom must lie in \[0, 1\)"),
     ],
 )
 def test_bad_profile_is_refused_before_writing(tiny_data, tmp_path, change, message):
