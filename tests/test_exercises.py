@@ -151,6 +151,7 @@ def test_padded_shape():
     _specific(check((608, 576), (584, 565), 4, verbose=False), "not the smallest")
     _specific(check((590, 576), (584, 565), 4, verbose=False), "not a multiple")
     _specific(check(592, (584, 565), 4, verbose=False), "pair")
+    _specific(check((592.7, 576), (584, 565), 4, verbose=False), "whole numbers")
     assert not check(None, (584, 565), 4, verbose=False).answered
 
 
@@ -161,6 +162,8 @@ def test_bottleneck_shape():
     _specific(check((37, 36, 512), (592, 576), 4, 64, verbose=False), "factor 2")
     _specific(check((37, 36, 100), (592, 576), 4, 64, verbose=False), "channels")
     _specific(check((37, 36), (592, 576), 4, 64, verbose=False), "three")
+    _specific(check((37.5, 36, 1024), (592, 576), 4, 64, verbose=False), "whole numbers")
+    assert check((37.0, 36, np.int64(1024)), (592, 576), 4, 64, verbose=False).passed
     with pytest.raises(ValueError, match="padded"):
         check((37, 36, 1024), (584, 565), 4, 64)
 
@@ -210,4 +213,6 @@ def test_binary_targets():
     _specific(check(targets[..., :1], verbose=False), "(B, H, W, 2)")
     _specific(check(targets * 255, verbose=False), "[0, 1]")
     _specific(check(np.zeros((1, 4, 4, 2)), verbose=False), "FOV channel is all 0")
+    _specific(check(targets, targets.copy(), verbose=False), "exactly as they were")
+    assert check(targets, targets[:, ::-1], verbose=False).passed
     assert not check(None, verbose=False).answered

@@ -210,6 +210,17 @@ def test_validation_threshold_mistakes(thresholds):
     _specific(check([0.4, 0.5], validation, validation_split, verbose=False), "list")
 
 
+def test_the_test_sets_threshold_is_caught_even_where_validation_f1_is_flat(thresholds):
+    # 0.65 also gives the validation images their best F1, but it is the
+    # threshold these test images prefer: the checker must say so.
+    validation, validation_split, _, test_split = thresholds
+    test = np.array([[[0.7, 0.66], [0.64, 0.1]]], np.float32)
+    result = exercises.check_validation_threshold(
+        0.65, validation, validation_split, test_probabilities=test, test=test_split, verbose=False
+    )
+    _specific(result, "*test* images prefer")
+
+
 def test_validation_threshold_names_the_default():
     # Vessels at 0.4 and 0.3, background at 0.2: 0.5 finds nothing.
     split = _split([[[1, 1, 0]]], [[[1, 1, 1]]])

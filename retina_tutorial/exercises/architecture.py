@@ -158,9 +158,10 @@ def check_padded_shape(answer, image_shape, depth: int, *, verbose: bool = True)
     multiple = 2 ** int(depth)
     if answer is None:
         return _unanswered("the padded `(height, width)`", verbose)
-    if np.ndim(answer) != 1 or len(answer) != 2 or None in [_as_number(a) for a in answer]:
+    numbers = [_as_number(a) for a in answer] if np.ndim(answer) == 1 else []
+    if len(numbers) != 2 or None in numbers or any(x != round(x) for x in numbers):
         return _finish(False, "Give the size as a pair of whole numbers, `(height, width)`.", verbose)
-    value = tuple(int(_as_number(a)) for a in answer)
+    value = tuple(int(x) for x in numbers)
     truth = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
     if value == truth:
         return _finish(True, (
@@ -215,9 +216,10 @@ def check_bottleneck_shape(
         )
     if answer is None:
         return _unanswered("the bottleneck's `(height, width, channels)`", verbose)
-    if np.ndim(answer) != 1 or len(answer) != 3 or None in [_as_number(a) for a in answer]:
+    numbers = [_as_number(a) for a in answer] if np.ndim(answer) == 1 else []
+    if len(numbers) != 3 or None in numbers or any(x != round(x) for x in numbers):
         return _finish(False, "Give three whole numbers, `(height, width, channels)`.", verbose)
-    value = tuple(int(_as_number(a)) for a in answer)
+    value = tuple(int(x) for x in numbers)
     truth = (height // multiple, width // multiple, base_filters * multiple)
     if value == truth:
         return _finish(True, (

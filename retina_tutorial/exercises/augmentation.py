@@ -165,7 +165,7 @@ def check_paired_transforms(answer, *, verbose: bool = True) -> Result:
     return _finish(False, "; ".join(parts).capitalize() + ".", verbose)
 
 
-def check_binary_targets(targets, *, verbose: bool = True) -> Result:
+def check_binary_targets(targets, original=None, *, verbose: bool = True) -> Result:
     """Check augmented targets: (B, H, W, 2), every value exactly 0 or 1.
 
     Explained in ``book/03_augmentation.ipynb`` (exercise 4).
@@ -174,6 +174,9 @@ def check_binary_targets(targets, *, verbose: bool = True) -> Result:
     ----------
     targets : (B, H, W, 2) array-like or tensor, or None
         Targets returned by an augmenter.
+    original : (B, H, W, 2) array-like, optional
+        The targets before augmentation; given, the checker also makes sure
+        the augmenter changed them.
     verbose : bool
         Print the feedback.
 
@@ -200,6 +203,13 @@ def check_binary_targets(targets, *, verbose: bool = True) -> Result:
             "interpolated bilinearly, as the article's ImageDataGenerator does. Use "
             "`augment.build_augmenter`, which resamples targets with nearest neighbour."
         ), verbose)
+    if original is not None:
+        before = np.asarray(original, dtype=np.float64)
+        if before.shape == values.shape and np.array_equal(before, values):
+            return _finish(False, (
+                "These are the targets exactly as they were before augmenting: pass the "
+                "second value that the augmenter returns, not the targets you gave it."
+            ), verbose)
     fov = values[..., 1]
     if fov.size and not fov.any():
         return _finish(False, (
