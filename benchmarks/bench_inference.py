@@ -1,6 +1,6 @@
 """How long prediction and evaluation take on this machine's CPU.
 
-Explained in ``book/06_inference.ipynb``.
+Explained in ``book/06_going_further.ipynb``.
 
 Measures, for each U-Net preset (random weights: the time does not depend on
 what the weights are), the seconds per DRIVE-sized image with and without

@@ -454,7 +454,7 @@ def predict_file(
 def estimate_fov(image: np.ndarray) -> np.ndarray:
     """Field of view (the illuminated retina) of a fundus photograph.
 
-    Explained in ``book/05_evaluation.ipynb``.
+    Explained in ``book/06_going_further.ipynb``.
 
     For images that come without a FOV mask. The red channel is bright all
     over the retina and near black outside it, so the mask is: red above 15 %

@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 from sklearn.metrics import (
+    accuracy_score,
     average_precision_score,
     f1_score,
+    jaccard_score,
     matthews_corrcoef,
+    precision_score,
+    recall_score,
     roc_auc_score,
 )
 
@@ -78,7 +82,11 @@ def test_agrees_with_scikit_learn(seed, ties):
     assert m["pr_auc"] == pytest.approx(average_precision_score(y, score), abs=1e-6)
     assert m["f1"] == pytest.approx(f1_score(y, predicted), abs=1e-6)
     assert m["mcc"] == pytest.approx(matthews_corrcoef(y, predicted), abs=1e-6)
-    assert m["accuracy"] == pytest.approx(np.mean(predicted == y), abs=1e-12)
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, predicted), abs=1e-12)
+    assert m["sensitivity"] == pytest.approx(recall_score(y, predicted), abs=1e-6)
+    assert m["specificity"] == pytest.approx(recall_score(~y, ~predicted), abs=1e-6)
+    assert m["precision"] == pytest.approx(precision_score(y, predicted), abs=1e-6)
+    assert m["iou"] == pytest.approx(jaccard_score(y, predicted), abs=1e-6)
 
 
 def test_curves_agree_with_metrics_and_end_at_corners():
@@ -288,7 +296,9 @@ def test_evaluate_model_and_write_report(tmp_path, monkeypatch):
     with Image.open(tmp_path / "report" / "probabilities" / "1_test.png") as saved:
         assert saved.mode == "I;16" and saved.size == (10, 12)
         levels = np.asarray(saved)
-    np.testing.assert_allclose(levels / 65535, report.test_probabilities[0], atol=1 / 65535)
+    fov = report.test.fov[0]
+    assert not fov.all() and not levels[~fov].any()  # 0 outside the FOV
+    np.testing.assert_allclose(levels[fov] / 65535, report.test_probabilities[0][fov], atol=1 / 65535)
 
 
 def test_json_has_no_nan(tmp_path, monkeypatch):
