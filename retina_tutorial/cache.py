@@ -48,8 +48,11 @@ class CacheError(ValueError):
 def fingerprint(location=None, *, synthetic_seed: int | None = None) -> str:
     """SHA-256 identifying the input a cache was made from.
 
-    For DRIVE it hashes the bytes of every file under ``location`` (folder or
-    zip), so a changed or replaced file makes the cache stale.
+    For DRIVE it hashes the zip as distributed, or in a folder the files of
+    DRIVE's layout (:func:`retina_tutorial.data.layout_files`) by name and
+    content: a changed or replaced image or mask makes the cache stale, while
+    other files beside them (a cache written into the same folder, notes)
+    do not.
     """
     digest = hashlib.sha256()
     if synthetic_seed is not None:
@@ -62,9 +65,11 @@ def fingerprint(location=None, *, synthetic_seed: int | None = None) -> str:
     if location.is_file():
         digest.update(location.read_bytes())
         return digest.hexdigest()
-    for file in sorted(p for p in location.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(location).as_posix().encode())
-        digest.update(file.read_bytes())
+    root = data.find_root(location)
+    for name in data.layout_files():
+        file = root / name
+        digest.update(name.encode())
+        digest.update(file.read_bytes() if file.is_file() else b"missing")
     return digest.hexdigest()
 
 

@@ -299,6 +299,32 @@ def _open_image(source, name):
     return image
 
 
+def layout_files() -> list[str]:
+    """Every file DRIVE's official layout names, relative to its root folder.
+
+    Examples
+    --------
+    >>> layout_files()[0], len(layout_files())
+    ('training/images/21_training.tif', 140)
+    """
+    names = []
+    for split, ids in (("training", TRAINING_IDS), ("test", TEST_IDS)):
+        for pattern in LAYOUT[split].values():
+            names.extend(pattern.format(id=image_id) for image_id in ids)
+    return names
+
+
+def find_root(folder) -> Path:
+    """The folder holding ``training/`` and ``test/``: ``folder`` or one of its children.
+
+    Raises
+    ------
+    DataError
+        If neither looks like DRIVE.
+    """
+    return _find_root(Path(folder))
+
+
 def _find_root(folder: Path) -> Path:
     for candidate in (folder, *sorted(p for p in folder.iterdir() if p.is_dir())):
         if (candidate / "training" / "images").is_dir():

@@ -59,6 +59,14 @@ def test_changed_input_makes_the_cache_stale(fake_cache, fake_drive):
     assert cache.prepare(out, fake_drive, verbose=False)[1] == "rebuilt"
 
 
+def test_a_cache_inside_the_drive_folder_stays_up_to_date(fake_drive):
+    # Only DRIVE's own files count: the cache itself and notes beside them do not.
+    out = fake_drive / "drive.h5"
+    assert cache.prepare(out, fake_drive, verbose=False)[1] == "written"
+    (fake_drive / "notes.txt").write_text("downloaded in 2026")
+    assert cache.prepare(out, fake_drive, verbose=False)[1] == "up to date"
+
+
 def test_truncated_cache_is_refused_then_rebuilt(fake_cache, fake_drive):
     out, _ = fake_cache
     out.write_bytes(out.read_bytes()[:5000])

@@ -108,3 +108,46 @@ def test_train_without_images_says_so(tmp_path, capsys):
     (empty / "training" / "images").mkdir(parents=True)
     assert cli.main(["train", "--data", str(empty), "--out", str(tmp_path / "run")]) == 2
     assert "is missing" in capsys.readouterr().err
+
+
+class _KillAfter(__import__("keras").callbacks.Callback):
+    """Stands in for a crash at the end of an epoch (counted from 1)."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt("simulated kill")
+
+
+def test_train_without_data_uses_synthetic_says_so_and_resumes(tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    from retina_tutorial import train
+
+    tiny = dataclasses.replace(
+        config.get_profile("quick"), epochs=3, steps_per_epoch=2, patch_size=32, batch_size=4
+    )
+    monkeypatch.setitem(config.PROFILES, "quick", tiny)
+    monkeypatch.delenv(config.DATA_VARIABLE, raising=False)
+    out = tmp_path / "run"
+    real_train = train.train
+
+    def killed_after_two(*args, **kwargs):
+        return real_train(*args, callbacks=[_KillAfter(2)], **kwargs)
+
+    monkeypatch.setattr(train, "train", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["train", "--profile", "quick", "--out", str(out)])
+    assert "synthetic" in capsys.readouterr().out.lower()
+    assert not (out / "summary.json").exists()
+
+    monkeypatch.setattr(train, "train", real_train)
+    assert cli.main(["train", "--profile", "quick", "--out", str(out), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "Trained 3 epochs (quick profile, synthetic data)" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed_from_epoch"] == 2 and summary["epochs_run"] == 3
+    assert train.read_history(out / "history.csv")["epoch"] == [0, 1, 2]

@@ -391,3 +391,19 @@ def test_mirrored_strategy_on_two_cpus(tmp_path):
     assert "finite True" in lines
     assert "auc_gap True" in lines
     assert (tmp_path / "run" / "best.keras").exists()
+
+
+@pytest.mark.slow
+def test_quick_profile_on_the_synthetic_set_beats_finding_nothing(synthetic_dataset, tmp_path):
+    # The real quick profile, as the book and `retina-tutorial train` run it,
+    # scored on the held-out synthetic test images.
+    from retina_tutorial import evaluate, inference
+
+    result = train.train("quick", synthetic_dataset, tmp_path / "quick", verbose=0)
+    test = synthetic_dataset.test
+    probabilities = inference.predict(result.model, test.images)
+    ours = evaluate.pixel_metrics(probabilities, test.vessels, test.fov)
+    nothing = evaluate.pixel_metrics(np.zeros_like(probabilities), test.vessels, test.fov)
+    assert nothing["f1"] == 0.0 and nothing["roc_auc"] == 0.5
+    assert ours["roc_auc"] > 0.9 and ours["f1"] > 0.5
+    assert ours["accuracy"] > nothing["accuracy"]
