@@ -9,7 +9,9 @@ INSTALLED := $(VENV)/.installed
 # in the book's pages. The book's kernels send them to the build log instead.
 KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 
-# Notebooks always execute in the quick profile here; `full` is for real runs.
+# Notebooks execute in the quick profile unless RETINA_TUTORIAL_PROFILE says
+# otherwise. Jupyter Book caches outputs by notebook content only: run
+# `make clean` after changing the profile or RETINA_TUTORIAL_DATA.
 export RETINA_TUTORIAL_PROFILE ?= quick
 export MPLBACKEND ?= Agg
 export TF_CPP_MIN_LOG_LEVEL ?= 2

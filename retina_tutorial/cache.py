@@ -125,7 +125,9 @@ def read_cache(path, *, expected_fingerprint: str | None = None) -> data.Dataset
     CacheError
         If the file is missing, truncated, incomplete, of another format
         version, or (when ``expected_fingerprint`` is given) made from other
-        input files. A stale cache is never returned.
+        input files. Without ``expected_fingerprint`` the inputs are not
+        compared; :func:`prepare` always passes it, so it never uses a stale
+        cache.
     """
     path = Path(path)
     if not path.is_file():

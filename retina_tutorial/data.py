@@ -148,6 +148,11 @@ def load_dataset(
         from retina_tutorial import synthetic as synthetic_data
 
         dataset = synthetic_data.make_dataset(seed=seed)
+        if synthetic and config.data_location(path) is not None:
+            dataset = dataclasses.replace(
+                dataset,
+                description=dataset.description.replace("DRIVE not configured", "asked for instead of DRIVE"),
+            )
     else:
         dataset = load_drive(location)
     if verbose:

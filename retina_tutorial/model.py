@@ -8,7 +8,7 @@ doubles the number of feature maps each time, so deep layers see a wide
 context; the expanding path doubles it back, and the skip connections hand
 each level's fine detail across, so thin vessels are located to the pixel.
 
-Two presets:
+Three presets:
 
 ``"article"``
     The classic U-Net, the size the 2019 article trains: 64 filters at the
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import keras
 
-#: Defaults of the two U-Net sizes; explicit arguments of :func:`build_unet` win.
+#: Defaults of the three U-Net sizes; explicit arguments of :func:`build_unet` win.
 PRESETS = {
     "article": {"base_filters": 64, "depth": 4, "batch_norm": False, "dropout": 0.5},
     "wide": {"base_filters": 32, "depth": 3, "batch_norm": True, "dropout": 0.0},

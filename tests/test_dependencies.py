@@ -42,3 +42,10 @@ def test_both_files_are_really_read():
         assert requirements["tensorflow"] == ">=2.16"
         assert requirements["jupyter-book"] == ">=1,<2"
         assert "nbval" in requirements
+
+
+def test_package_and_pyproject_state_the_same_version():
+    import retina_tutorial
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["version"] == retina_tutorial.__version__

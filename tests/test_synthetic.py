@@ -198,10 +198,10 @@ def test_load_dataset_synthetic_prints_the_data_line(
     monkeypatch.setattr(synthetic, "make_dataset", make_dataset)
     # synthetic=True wins even when a DRIVE location is configured.
     monkeypatch.setenv(config.DATA_VARIABLE, "/nowhere/DRIVE")
-    assert data.load_dataset(synthetic=True) is synthetic_dataset
+    assert data.load_dataset(synthetic=True).train is synthetic_dataset.train
     assert seeds == [0]
     assert capsys.readouterr().out == (
-        "Data: synthetic fundus set (seed 0; DRIVE not configured)\n"
+        "Data: synthetic fundus set (seed 0; asked for instead of DRIVE)\n"
     )
     data.load_dataset(synthetic=True, seed=3, verbose=False)
     assert seeds == [0, 3] and capsys.readouterr().out == ""
@@ -233,3 +233,10 @@ def test_bad_dataset_seed_is_refused_before_any_drawing(seed):
 def test_bad_shape_is_refused(shape):
     with pytest.raises(ValueError, match="shape"):
         synthetic.make_fundus(0, shape=shape)
+
+
+def test_forced_synthetic_data_does_not_claim_drive_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.DATA_VARIABLE, str(tmp_path))
+    dataset = data.load_dataset(synthetic=True, verbose=False)
+    assert dataset.is_synthetic
+    assert dataset.description == "synthetic fundus set (seed 0; asked for instead of DRIVE)"
