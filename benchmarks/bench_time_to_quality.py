@@ -6,6 +6,7 @@ pixels of the 3 validation images). Target: AUC >= 0.978 within 15 minutes on
 2 cores. Uses DRIVE when RETINA_TUTORIAL_DATA is set, else the synthetic set.
 
     python benchmarks/bench_time_to_quality.py --minutes 15 --csv time_to_quality.csv
+    python benchmarks/bench_time_to_quality.py --minutes 15 --preset compact
 
 With ``--csv`` the rows (epoch, minutes, val_auc) are also written to a file;
 the training chapter plots the copy in ``retina_tutorial/weights/``.
@@ -50,12 +51,15 @@ def main() -> int:
     parser.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
     parser.add_argument("--minutes", type=float, default=TARGET_MINUTES, help="wall-time budget")
     parser.add_argument("--epochs", type=int, help="override the profile's epochs (sets the LR schedule)")
+    parser.add_argument("--preset", choices=("compact", "wide", "article"), help="override the profile's U-Net")
     parser.add_argument("--csv", help="also write the (epoch, minutes, val_auc) rows to this file")
     args = parser.parse_args()
 
     profile = config.get_profile(args.profile)
     if args.epochs:
         profile = dataclasses.replace(profile, epochs=args.epochs)
+    if args.preset:
+        profile = dataclasses.replace(profile, preset=args.preset)
     dataset = data.load_dataset()
     print(profile)
     print(f"{os.cpu_count()} CPU cores; load average before: {os.getloadavg()}")
