@@ -60,6 +60,7 @@ import numbers
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 from PIL import Image
 
@@ -523,8 +524,17 @@ def write_report(report: EvaluationReport, out_dir, *, model_path=None) -> Path:
             "validation_ids": list(report.validation.ids),
             "image_shape": list(report.test.images.shape[1:3]),
             "test_fov_pixels": int(report.test.fov.sum()),
+            # Identifies the annotations scored against, whatever folder they came from.
+            "test_truth_sha256": hashlib.sha256(
+                np.packbits(report.test.vessels).tobytes() + np.packbits(report.test.fov).tobytes()
+            ).hexdigest(),
         },
         "package_version": retina_tutorial.__version__,
+        "software": {
+            "keras": keras.__version__,
+            "keras_backend": keras.backend.backend(),
+            "numpy": np.__version__,
+        },
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     metrics_file = out_dir / "metrics.json"

@@ -287,6 +287,8 @@ def test_evaluate_model_and_write_report(tmp_path, monkeypatch):
     assert document["second_observer"]["f1"] == report.second_observer["f1"]
     assert len(document["model"]["sha256"]) == 64
     assert document["data"]["description"] == "tiny test set"
+    assert len(document["data"]["test_truth_sha256"]) == 64
+    assert document["software"]["keras_backend"] == "tensorflow"
     with open(tmp_path / "report" / "per_image.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 * 5 + 5
