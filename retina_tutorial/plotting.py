@@ -200,7 +200,8 @@ def plot_triptych(image, truth, probabilities, *, fov=None, image_id=None) -> Fi
 
 
 def plot_error_overlay(
-    image, truth, prediction, *, fov=None, threshold: float = 0.5, image_id=None
+    image, truth, prediction, *, fov=None, threshold: float = 0.5, image_id=None,
+    show_binary: bool = False,
 ) -> Figure:
     """Where the segmentation agrees with the 1st manual, and where it errs.
 
@@ -220,6 +221,8 @@ def plot_error_overlay(
     threshold : float
         Vessel where ``prediction >= threshold``.
     image_id : str, optional
+    show_binary : bool
+        Also show the binary segmentation itself, left of the overlay.
     """
     threshold = evaluate._check_threshold(threshold)
     image, truth, prediction, fov = _check_one(image, truth, prediction, fov)
@@ -237,12 +240,17 @@ def plot_error_overlay(
     figure, axes = _native_grid(
         image.shape[:2],
         1,
-        1,
+        2 if show_binary else 1,
         legend_width=250,
-        header=0,
+        header=30 if show_binary else 0,
         title=_title("errors against the 1st expert", image_id) + f" (threshold {threshold:.2f})",
     )
-    ax = axes[0][0]
+    if show_binary:
+        binary_ax = axes[0][0]
+        binary_ax.imshow(predicted & fov, cmap="gray", vmin=0, vmax=1, interpolation="none")
+        binary_ax.set_title(f"Segmentation: vessel where p ≥ {threshold:.2f}", fontsize=11)
+        axes[0][1].set_title("Errors against the 1st manual", fontsize=11)
+    ax = axes[0][-1]
     ax.imshow(overlay, interpolation="none")
     names = {
         "tp": "Found (true positive)",

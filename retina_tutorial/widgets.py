@@ -296,8 +296,9 @@ def threshold_explorer(image, probabilities, truth, fov) -> Explorer:
 
     Explained in ``book/05_evaluation.ipynb``.
 
-    The figure is :func:`retina_tutorial.plotting.plot_error_overlay` (true
-    positives, false positives, false negatives) at the slider's threshold;
+    The figure is the binary segmentation at the slider's threshold beside
+    :func:`retina_tutorial.plotting.plot_error_overlay` (true positives,
+    false positives, false negatives);
     the summary line gives :func:`retina_tutorial.evaluate.pixel_metrics`
     inside the FOV.
 
@@ -333,7 +334,9 @@ def threshold_explorer(image, probabilities, truth, fov) -> Explorer:
 
     def draw(threshold):
         metrics = evaluate.pixel_metrics(probabilities, truth, fov, threshold)
-        figure = plotting.plot_error_overlay(image, truth, probabilities, fov=fov, threshold=threshold)
+        figure = plotting.plot_error_overlay(
+            image, truth, probabilities, fov=fov, threshold=threshold, show_binary=True
+        )
         summary = (
             f"Threshold {threshold:.2f}: F1 {metrics['f1']:.3f}, sensitivity "
             f"{metrics['sensitivity']:.3f}, specificity {metrics['specificity']:.3f}, "

@@ -86,6 +86,15 @@ def test_error_overlay_counts_and_colours(example):
     assert not np.any(np.all(picture[~fov] == plotting._rgb(plotting.COLOURS["tp"]), axis=-1))
 
 
+def test_error_overlay_can_show_the_binary_segmentation(example):
+    image, truth, probabilities, fov = example
+    figure = plotting.plot_error_overlay(image, truth, probabilities, fov=fov, threshold=0.3, show_binary=True)
+    binary = figure.axes[0].get_images()[0].get_array()
+    np.testing.assert_array_equal(np.asarray(binary, bool), (probabilities >= 0.3) & fov)
+    assert "0.30" in figure.axes[0].get_title()
+    assert len(figure.axes) == 2 and figure.axes[1].get_images()
+
+
 def test_error_overlay_takes_a_binary_mask(example):
     image, truth, _, fov = example
     figure = plotting.plot_error_overlay(image, truth, truth, fov=fov)
