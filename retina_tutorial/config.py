@@ -111,11 +111,13 @@ PROFILES: dict[str, Profile] = {
         patch_size=96,
         batch_size=16,
         steps_per_epoch=100,
-        epochs=24,
+        epochs=32,
         learning_rate=2e-3,
         lr_schedule="cosine",
         loss="bce",
-        tta=True,
+        tta=False,
+        rotation=0.0,
+        zoom=0.0,
     ),
 }
 

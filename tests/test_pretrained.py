@@ -25,6 +25,9 @@ def test_the_package_ships_a_model_its_history_and_card():
     with open(pretrained.HISTORY_FILE, newline="") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) >= 10 and {"epoch", "val_auc", "val_loss"} <= set(rows[0])
+    # Every row has every column once: no value without a header (None key).
+    assert all(None not in row and None not in row.values() for row in rows)
+    assert [int(row["epoch"]) for row in rows] == list(range(len(rows)))
     card = pretrained.MODEL_CARD.read_text()
     for heading in ("## Data", "## Recipe", "## Hardware", "## Metrics", "## Known failure modes", "## Intended use"):
         assert heading in card, f"MODEL_CARD.md lacks {heading!r}"
@@ -50,6 +53,17 @@ def test_a_missing_file_is_refused_with_the_fix(tmp_path):
 def test_the_model_is_the_wide_unet(shipped_model):
     assert shipped_model.count_params() == 1_929_825
     assert shipped_model.input_shape == (None, None, None, 3)
+
+
+def test_it_gives_the_prediction_recorded_when_it_shipped(shipped_model):
+    # Recorded with the shipped file on a 2-core CPU; a different file, a
+    # broken loader or changed pre-processing would move these.
+    image, vessels, _, fov = synthetic.make_fundus(7)
+    probabilities = inference.predict(shipped_model, image)
+    assert float(probabilities[fov].mean()) == pytest.approx(0.17644, abs=2e-4)
+    recorded = {(43, 214): 0.57327, (114, 100): 0.99979, (179, 120): 0.99967, (264, 521): 0.91887}
+    for pixel, value in recorded.items():
+        assert float(probabilities[pixel]) == pytest.approx(value, abs=2e-3), pixel
 
 
 def test_it_segments_a_synthetic_fundus_it_never_saw(shipped_model):
