@@ -221,6 +221,51 @@ def pixel_metrics(probabilities, truth, fov, threshold: float = 0.5) -> dict:
     return _ordered(result)
 
 
+def thin_vessels(masks) -> np.ndarray:
+    """Vessel pixels on a run of at most 2 vessel pixels in some direction.
+
+    Explained in ``book/01_data_preparation.ipynb``: a proxy for "thin
+    vessel" that needs no skeletonisation. Along rows, columns and the two
+    diagonals, a pixel is thin when the run of vessel pixels through it, in
+    at least one of those directions, is one or two pixels long.
+
+    Parameters
+    ----------
+    masks : (N, H, W) or (H, W) bool ndarray
+        Vessel masks.
+
+    Returns
+    -------
+    bool ndarray of the same shape
+        The thin vessel pixels (a subset of ``masks``).
+
+    Examples
+    --------
+    >>> mask = np.zeros((5, 7), bool); mask[2, 1:6] = True; mask[1:4, 3] = True
+    >>> int(thin_vessels(mask).sum()), int(mask.sum())
+    (7, 7)
+    """
+    masks = np.asarray(masks, bool)
+    single = masks.ndim == 2
+    stack = masks[None] if single else masks
+    if stack.ndim != 3:
+        raise ValueError(f"thin_vessels: masks must be (H, W) or (N, H, W), got shape {masks.shape}.")
+    padded = np.pad(stack, ((0, 0), (2, 2), (2, 2)))
+    height, width = stack.shape[1:]
+
+    def gap(dy, dx):  # is the pixel at offset (dy, dx) background?
+        return ~padded[:, 2 + dy : 2 + dy + height, 2 + dx : 2 + dx + width]
+
+    thin = np.zeros_like(stack)
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        before, after = gap(-dy, -dx), gap(dy, dx)
+        # a run of 1, a run of 2 starting here, or one ending here
+        thin |= before & (after | gap(2 * dy, 2 * dx))
+        thin |= after & gap(-2 * dy, -2 * dx)
+    thin &= stack
+    return thin[0] if single else thin
+
+
 def binary_metrics(prediction, truth, fov) -> dict:
     """Metrics of a binary segmentation (no AUC: there is nothing to rank).
 

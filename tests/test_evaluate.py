@@ -310,3 +310,18 @@ def test_json_has_no_nan(tmp_path, monkeypatch):
     report.test_at_half["precision"] = math.nan  # as when nothing is predicted
     written = evaluate.write_report(report, tmp_path)
     assert json.loads(written.read_text())["test"]["threshold_0.5"]["precision"] is None
+
+
+def test_thin_vessels_keeps_one_and_two_pixel_runs_only():
+    mask = np.zeros((2, 12, 12), bool)
+    mask[0, 5, 1:11] = True  # a line 1 pixel wide
+    mask[0, 1:3, 1:11] |= True  # and one 2 pixels wide
+    mask[1, 3:9, 3:9] = True  # a 6 x 6 block: thin only where a diagonal cuts a corner
+    thin = evaluate.thin_vessels(mask)
+    assert thin[0].sum() == mask[0].sum()
+    assert thin[1, [3, 3, 8, 8], [3, 8, 3, 8]].all()  # corners: diagonal runs of 1
+    assert not thin[1, 4:8, 4:8].any() and not thin[1, 3, 5:7].any()  # inside, mid-edge
+    np.testing.assert_array_equal(thin[1], thin[1][::-1, ::-1])
+    np.testing.assert_array_equal(evaluate.thin_vessels(mask[1]), thin[1])
+    with pytest.raises(ValueError, match="thin_vessels"):
+        evaluate.thin_vessels(np.zeros((2, 2, 2, 2), bool))
