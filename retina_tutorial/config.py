@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import textwrap
 from pathlib import Path
 
 PROFILE_VARIABLE = "RETINA_TUTORIAL_PROFILE"
@@ -85,7 +86,10 @@ class Profile:
             for field in dataclasses.fields(self)
             if field.name != "name"
         )
-        return f"Profile {self.name!r}: {fields}"
+        # Wrapped so it reads on a book page and in a terminal.
+        return textwrap.fill(
+            f"Profile {self.name!r}: {fields}", width=88, subsequent_indent="    ", break_long_words=False
+        )
 
     def to_dict(self) -> dict:
         """Plain dictionary, for ``config.json`` and model cards."""

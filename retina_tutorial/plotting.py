@@ -429,9 +429,10 @@ def plot_history(history) -> Figure:
     panels = names + rates[:1]
     if not names:
         raise ValueError("history holds no loss or metric columns to plot.")
-    columns = min(3, len(panels))
+    # Two columns: wide enough to read on a book page, no half-empty rows for 4 panels.
+    columns = min(2, len(panels))
     rows = math.ceil(len(panels) / columns)
-    figure = Figure(figsize=(4.6 * columns, 3.6 * rows), dpi=DPI, layout="constrained")
+    figure = Figure(figsize=(4.4 * columns, 3.2 * rows), dpi=DPI, layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
     best, rule = None, ""
     if "val_auc" in history and np.isfinite(history["val_auc"]).any():
@@ -441,8 +442,9 @@ def plot_history(history) -> Figure:
     for ax, name in zip(axes, panels):
         label = _history_label(name)
         if name in rates:
+            # Linear: a cosine schedule ends at exactly 0, which a log axis cannot show.
             ax.plot(epochs, history[name], color="0.3", marker=".")
-            ax.set_yscale("log")
+            ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
         else:
             if name in history:
                 ax.plot(
@@ -650,5 +652,8 @@ def _history_label(name: str) -> str:
         return "Learning rate"
     if name in METRIC_LABELS:
         return METRIC_LABELS[name]
-    readable = {"fov_auc": "ROC AUC inside the FOV", "fov_dice": "Dice inside the FOV"}
+    readable = {
+        "fov_auc": "ROC AUC inside the FOV", "fov_dice": "Dice inside the FOV",
+        "auc": "ROC AUC inside the FOV", "dice": "Dice inside the FOV",
+    }
     return readable.get(name, name.replace("_", " ").capitalize())

@@ -232,3 +232,14 @@ def test_time_to_quality_marks_when_the_target_is_first_reached():
     assert [text.get_text() for text in ax.texts] == ["0.9790 after 4.1 min"]
     with pytest.raises(ValueError, match="minutes"):
         plotting.plot_time_to_quality({})
+
+
+def test_history_names_the_package_metrics_and_shows_a_zero_learning_rate():
+    history = {"epoch": [0, 1, 2], "auc": [0.8, 0.9, 0.95], "val_auc": [0.82, 0.9, 0.93],
+               "dice": [0.5, 0.6, 0.7], "val_dice": [0.5, 0.6, 0.65], "loss": [0.5, 0.3, 0.2],
+               "val_loss": [0.4, 0.3, 0.3], "learning_rate": [2e-3, 1e-3, 0.0]}
+    figure = plotting.plot_history(history)
+    titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
+    assert titles == ["ROC AUC inside the FOV", "Dice inside the FOV", "Loss", "Learning rate"]
+    rate = figure.axes[3]
+    assert rate.get_yscale() == "linear" and rate.get_lines()[0].get_ydata()[-1] == 0.0
