@@ -343,6 +343,18 @@ class Augmenter:
         return images, data["segmentation_masks"]
 
 
+def range_error(name: str, value) -> str | None:
+    """Why ``value`` is no valid ``rotation``, ``shift`` or ``zoom``, or None if it is.
+
+    Rotation lies in [0, 180] degrees; shift and zoom in [0, 1).
+    """
+    upper = 180 if name == "rotation" else 1
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if number and 0 <= value and (value <= upper if name == "rotation" else value < upper):
+        return None
+    return "[0, 180] degrees" if name == "rotation" else "[0, 1)"
+
+
 def build_augmenter(
     seed: int = 0,
     *,
@@ -414,10 +426,9 @@ def build_augmenter(
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"build_augmenter: seed must be an integer, got {seed!r}.")
-    for name, value, upper in (("rotation", rotation, 180), ("shift", shift, 1), ("zoom", zoom, 1)):
-        top_ok = value <= upper if name == "rotation" else value < upper
-        if not (value >= 0 and top_ok):
-            bound = "[0, 180] degrees" if name == "rotation" else "[0, 1)"
+    for name, value in (("rotation", rotation), ("shift", shift), ("zoom", zoom)):
+        bound = range_error(name, value)
+        if bound:
             raise ValueError(f"build_augmenter: {name}={value!r} must lie in {bound}.")
     if interpolation not in ("bilinear", "nearest"):
         raise ValueError(

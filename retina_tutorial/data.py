@@ -201,7 +201,7 @@ def load_drive(path) -> Dataset:
             ) from error
         with archive:
             return _load_drive_from(_ZipReader(archive, path), path)
-    return _load_drive_from(_FolderReader(_find_root(path)), path)
+    return _load_drive_from(_FolderReader(find_root(path)), path)
 
 
 def _load_drive_from(reader, origin: Path) -> Dataset:
@@ -327,10 +327,7 @@ def find_root(folder) -> Path:
     DataError
         If neither looks like DRIVE.
     """
-    return _find_root(Path(folder))
-
-
-def _find_root(folder: Path) -> Path:
+    folder = Path(folder)
     for candidate in (folder, *sorted(p for p in folder.iterdir() if p.is_dir())):
         if (candidate / "training" / "images").is_dir():
             return candidate

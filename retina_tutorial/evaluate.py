@@ -42,8 +42,8 @@ Metrics, and what happens when one is undefined (documented choices):
 Every metric is computed here from one sort of the probabilities and the
 confusion counts, not by calling scikit-learn, whose functions each sort or
 count the pixels again: on 4.5 million pixels (DRIVE's test FOV) the eight
-scikit-learn calls took 23 s on 2 CPU cores, this module 0.8 s. The tests check every metric against
-scikit-learn's (``roc_auc_score``, ``average_precision_score``,
+scikit-learn calls took 23 s on 2 CPU cores, this module 0.8 s. The tests
+check every metric against scikit-learn's (``roc_auc_score``, ``average_precision_score``,
 ``f1_score``, ``matthews_corrcoef``, ``recall_score``, ``precision_score``,
 ``jaccard_score``, ``accuracy_score``) to 1e-6, ties included.
 """

@@ -379,10 +379,7 @@ def tile_grid(shape, model: keras.Model, *, tile_size: int = DEFAULT_TILE_SIZE, 
     overlap = tile_overlap(model) if overlap is None else overlap
     size = -(-int(tile_size) // multiple) * multiple
     padded = [-(-int(side) // multiple) * multiple for side in shape[:2]]
-    return tuple(
-        _tile_starts(side, min(size, side), (min(size, side) - overlap) // multiple * multiple)
-        for side in padded
-    )
+    return tuple(starts for _, starts in _tile_layout(padded, (size, size), overlap, multiple))
 
 
 def predict_file(
@@ -655,6 +652,18 @@ def _predict_batch(model, batch: np.ndarray, tta: bool, batch_size: int) -> np.n
     return total / np.float32(len(_FLIPS))
 
 
+def _tile_layout(shape, tiles, overlap: int, multiple: int):
+    """(tile side, starts) along each axis of a padded image of this shape.
+
+    Starts stay on the model's grid so pooling windows line up with the whole image's.
+    """
+    layout = []
+    for length, tile in zip(shape, tiles):
+        tile = min(tile, length)
+        layout.append((tile, _tile_starts(length, tile, (tile - overlap) // multiple * multiple)))
+    return tuple(layout)
+
+
 def _tile_starts(length: int, tile: int, stride: int) -> list[int]:
     if length <= tile:
         return [0]
@@ -690,10 +699,7 @@ def _predict_tiled(model, image, tiles, overlap, multiple, tta, batch_size, exac
         if need_h or need_w:
             padded = np.pad(padded, ((0, need_h), (0, need_w), (0, 0)), mode="reflect")
     height, width = padded.shape[:2]
-    tile_h, tile_w = min(tiles[0], height), min(tiles[1], width)
-    # Starts stay on the model's grid so pooling windows line up with the whole image's.
-    starts_r = _tile_starts(height, tile_h, (tile_h - overlap) // multiple * multiple)
-    starts_c = _tile_starts(width, tile_w, (tile_w - overlap) // multiple * multiple)
+    (tile_h, starts_r), (tile_w, starts_c) = _tile_layout((height, width), tiles, overlap, multiple)
     total = np.zeros((height, width), dtype=np.float32)
     weight = np.zeros((height, width), dtype=np.float32)
     corners = [(r, c) for r in starts_r for c in starts_c]

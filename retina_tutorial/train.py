@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 import retina_tutorial
-from retina_tutorial import config, data, losses, pipeline
+from retina_tutorial import augment, config, data, losses, pipeline
 from retina_tutorial import model as unet
 
 #: What a run folder may hold; any of them means "a run lives here".
@@ -340,14 +340,10 @@ def _check_profile(profile) -> None:
             "train: profile.lr_schedule must be 'constant' or 'cosine', "
             f"got {profile.lr_schedule!r}."
         )
-    for field, upper in (("rotation", 180.0), ("zoom", 1.0)):
-        value = getattr(profile, field)
-        inside = isinstance(value, (int, float)) and 0 <= value and (
-            value <= upper if field == "rotation" else value < upper
-        )
-        if isinstance(value, bool) or not inside:
-            bound = "[0, 180] degrees" if field == "rotation" else "[0, 1)"
-            raise ValueError(f"train: profile.{field} must lie in {bound}, got {value!r}.")
+    for field in ("rotation", "zoom"):
+        bound = augment.range_error(field, getattr(profile, field))
+        if bound:
+            raise ValueError(f"train: profile.{field} must lie in {bound}, got {getattr(profile, field)!r}.")
     if profile.preset not in unet.PRESETS:
         known = ", ".join(repr(p) for p in unet.PRESETS)
         raise ValueError(
