@@ -147,12 +147,9 @@ def load_dataset(
     if location is None:
         from retina_tutorial import synthetic as synthetic_data
 
-        dataset = synthetic_data.make_dataset(seed=seed)
-        if synthetic and config.data_location(path) is not None:
-            dataset = dataclasses.replace(
-                dataset,
-                description=dataset.description.replace("DRIVE not configured", "asked for instead of DRIVE"),
-            )
+        asked = synthetic and config.data_location(path) is not None
+        reason = "asked for instead of DRIVE" if asked else "DRIVE not configured"
+        dataset = synthetic_data.make_dataset(seed=seed, reason=reason)
     else:
         dataset = load_drive(location)
     if verbose:

@@ -140,7 +140,7 @@ def make_fundus(seed, shape=data.IMAGE_SHAPE):
     return image, first, second, fov
 
 
-def make_dataset(seed: int = 0) -> data.Dataset:
+def make_dataset(seed: int = 0, reason: str = "DRIVE not configured") -> data.Dataset:
     """The synthetic stand-in for DRIVE: 17 train, 3 validation, 20 test images.
 
     Explained in ``book/01_data_preparation.ipynb``.
@@ -154,6 +154,9 @@ def make_dataset(seed: int = 0) -> data.Dataset:
     ----------
     seed : int
         Non-negative seed of the set.
+    reason : str
+        Why the synthetic set is used, for its description (the line the
+        notebooks and the CLI print): ``"DRIVE not configured"`` by default.
 
     Returns
     -------
@@ -175,7 +178,7 @@ def make_dataset(seed: int = 0) -> data.Dataset:
         validation=_make_split(seed, data.VALIDATION_IDS, second=False),
         test=_make_split(seed, data.TEST_IDS, second=True),
         source="synthetic",
-        description=f"synthetic fundus set (seed {seed}; DRIVE not configured)",
+        description=f"synthetic fundus set (seed {seed}; {reason})",
     )
 
 

@@ -4,6 +4,7 @@ The seed-0 set comes from the session fixture ``synthetic_dataset`` (made once
 for all test files); single images are drawn with ``make_fundus`` directly.
 """
 
+import dataclasses
 import time
 
 import numpy as np
@@ -193,9 +194,11 @@ def test_load_dataset_synthetic_prints_the_data_line(
 ):
     seeds = []
 
-    def make_dataset(seed=0):
+    def make_dataset(seed=0, reason="DRIVE not configured"):
         seeds.append(seed)
-        return synthetic_dataset
+        return dataclasses.replace(
+            synthetic_dataset, description=f"synthetic fundus set (seed {seed}; {reason})"
+        )
 
     monkeypatch.setattr(synthetic, "make_dataset", make_dataset)
     # synthetic=True wins even when a DRIVE location is configured.
