@@ -109,7 +109,7 @@ def results_rows() -> list:
             )
         report = json.loads(path.read_text())
         rows.append({
-            "method": f"This book: wide U-Net, {label}",
+            "method": f"This book: {report['model']['name'].removeprefix('unet_')} U-Net, {label}",
             **report["test"]["threshold_validation"],
             "params": report["model"]["parameters"],
             "hardware": TRAINING_HARDWARE,
