@@ -348,11 +348,11 @@ def range_error(name: str, value) -> str | None:
 
     Rotation lies in [0, 180] degrees; shift and zoom in [0, 1).
     """
-    upper = 180 if name == "rotation" else 1
+    rotation = name == "rotation"
     number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if number and 0 <= value and (value <= upper if name == "rotation" else value < upper):
+    if number and 0 <= value and (value <= 180 if rotation else value < 1):
         return None
-    return "[0, 180] degrees" if name == "rotation" else "[0, 1)"
+    return "[0, 180] degrees" if rotation else "[0, 1)"
 
 
 def build_augmenter(

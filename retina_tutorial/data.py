@@ -143,12 +143,12 @@ def load_dataset(
         If a DRIVE location is given but cannot be read. A configured location
         that is wrong is an error, never a silent switch to synthetic data.
     """
-    location = None if synthetic else config.data_location(path)
+    configured = config.data_location(path)
+    location = None if synthetic else configured
     if location is None:
         from retina_tutorial import synthetic as synthetic_data
 
-        asked = synthetic and config.data_location(path) is not None
-        reason = "asked for instead of DRIVE" if asked else "DRIVE not configured"
+        reason = "DRIVE not configured" if configured is None else "asked for instead of DRIVE"
         dataset = synthetic_data.make_dataset(seed=seed, reason=reason)
     else:
         dataset = load_drive(location)

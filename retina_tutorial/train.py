@@ -341,9 +341,10 @@ def _check_profile(profile) -> None:
             f"got {profile.lr_schedule!r}."
         )
     for field in ("rotation", "zoom"):
-        bound = augment.range_error(field, getattr(profile, field))
+        value = getattr(profile, field)
+        bound = augment.range_error(field, value)
         if bound:
-            raise ValueError(f"train: profile.{field} must lie in {bound}, got {getattr(profile, field)!r}.")
+            raise ValueError(f"train: profile.{field} must lie in {bound}, got {value!r}.")
     if profile.preset not in unet.PRESETS:
         known = ", ".join(repr(p) for p in unet.PRESETS)
         raise ValueError(
