@@ -50,8 +50,14 @@ class Profile:
         Maximum number of epochs (early stopping may end sooner).
     learning_rate : float
         Initial Adam learning rate (the article's 1e-4 by default).
-    lr_schedule : {'constant', 'cosine'}
-        How the learning rate changes over the run.
+    lr_schedule : {'constant', 'cosine', 'cosine_restarts'}
+        How the learning rate changes over the run: ``'cosine'`` decays it to
+        0 over all epochs; ``'cosine_restarts'`` decays it to 0 over
+        ``first_cycle_epochs``, then starts again at half the peak for a
+        cycle 1.5 times as long, and so on (warm restarts, Loshchilov and
+        Hutter, 2017). With restarts the schedule sets the run's length:
+        early stopping is off, and ``best.keras`` is the best epoch of any
+        cycle.
     loss : {'bce', 'dice', 'bce_dice'}
         Training loss, computed inside the field of view.
     tta : bool
@@ -64,6 +70,9 @@ class Profile:
         the flips, which move pixels exactly without resampling.
     zoom : float
         Largest random zoom change of a training patch, in [0, 1).
+    first_cycle_epochs : int
+        Length of the first cosine cycle with ``lr_schedule='cosine_restarts'``,
+        fewer than ``epochs``; 0 (unused) with the other schedules.
     """
 
     name: str
@@ -79,6 +88,7 @@ class Profile:
     seed: int = 0
     rotation: float = 90.0
     zoom: float = 0.2
+    first_cycle_epochs: int = 0
 
     def __str__(self) -> str:
         fields = ", ".join(

@@ -47,6 +47,11 @@ MONITOR = "val_auc"
 #: Epochs without a better val_auc before training stops early.
 PATIENCE = 10
 
+#: With ``lr_schedule='cosine_restarts'``: each cycle is this much longer
+#: than the one before and starts at this fraction of its peak rate.
+RESTART_LENGTH_FACTOR = 1.5
+RESTART_PEAK_FACTOR = 0.5
+
 
 @dataclasses.dataclass
 class TrainResult:
@@ -100,7 +105,8 @@ def train(
     network memorises its training patches, while the validation images,
     never trained on, show whether it finds vessels in eyes it has not seen.
     ``best.keras`` is rewritten only when ``val_auc`` improves; training
-    stops when it has not improved for ``PATIENCE`` (10) epochs.
+    stops when it has not improved for ``PATIENCE`` (10) epochs, except under
+    a schedule with warm restarts, which sets the length itself.
 
     A run is reproducible for a seed on a CPU: the same profile and data give
     the same weights and history, also across an interruption and a resume.
@@ -203,7 +209,7 @@ def train(
         _write_json(out_dir / "config.json", _run_config(profile, data, model, gpu, strategy))
 
     early_stopping = _EarlyStopping(
-        monitor=MONITOR, mode="max", patience=PATIENCE, restore_best_weights=True,
+        monitor=MONITOR, mode="max", patience=_patience(profile), restore_best_weights=True,
         resumed=best_so_far, best_path=out_dir / "best.keras", verbose=min(verbose, 1),
     )
     csv_logger = keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=bool(start_epoch))
@@ -335,10 +341,22 @@ def _check_profile(profile) -> None:
             "train: profile.learning_rate must be a positive number, "
             f"got {profile.learning_rate!r}."
         )
-    if profile.lr_schedule not in ("constant", "cosine"):
+    if profile.lr_schedule not in ("constant", "cosine", "cosine_restarts"):
         raise ValueError(
-            "train: profile.lr_schedule must be 'constant' or 'cosine', "
+            "train: profile.lr_schedule must be 'constant', 'cosine' or 'cosine_restarts', "
             f"got {profile.lr_schedule!r}."
+        )
+    cycle = profile.first_cycle_epochs
+    if profile.lr_schedule == "cosine_restarts":
+        if isinstance(cycle, bool) or not isinstance(cycle, int) or not 0 < cycle < profile.epochs:
+            raise ValueError(
+                "train: profile.first_cycle_epochs must be a positive integer below "
+                f"epochs ({profile.epochs}) with lr_schedule='cosine_restarts', got {cycle!r}."
+            )
+    elif cycle != 0:
+        raise ValueError(
+            f"train: profile.first_cycle_epochs is {cycle!r}, but only "
+            "lr_schedule='cosine_restarts' uses it. Set it to 0, or choose that schedule."
         )
     for field in ("rotation", "zoom"):
         value = getattr(profile, field)
@@ -437,8 +455,12 @@ def _prepare_folder(out_dir: Path, profile, dataset, resume: bool):
             "in an empty or new folder."
         )
     saved = json.loads((out_dir / "config.json").read_text())
+    # A field added to Profile after the run started holds its default there.
+    defaults = {field.name: field.default for field in dataclasses.fields(config.Profile)}
     changed = sorted(
-        key for key, value in profile.to_dict().items() if saved["profile"].get(key) != value
+        key
+        for key, value in profile.to_dict().items()
+        if saved["profile"].get(key, defaults[key]) != value
     )
     if changed:
         raise ValueError(
@@ -492,7 +514,19 @@ def _learning_rate(profile):
             initial_learning_rate=profile.learning_rate,
             decay_steps=profile.epochs * profile.steps_per_epoch,
         )
+    if profile.lr_schedule == "cosine_restarts":
+        return keras.optimizers.schedules.CosineDecayRestarts(
+            initial_learning_rate=profile.learning_rate,
+            first_decay_steps=profile.first_cycle_epochs * profile.steps_per_epoch,
+            t_mul=RESTART_LENGTH_FACTOR,
+            m_mul=RESTART_PEAK_FACTOR,
+        )
     return profile.learning_rate
+
+
+def _patience(profile) -> int:
+    # After a warm restart the validation score drops for a while by design.
+    return profile.epochs if profile.lr_schedule == "cosine_restarts" else PATIENCE
 
 
 def _has_gpu() -> bool:

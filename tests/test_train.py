@@ -219,6 +219,31 @@ def test_resume_with_another_profile_is_refused(tiny_data, tmp_path):
         train.train(TINY, tiny_data, tmp_path, resume=True, verbose=0)
 
 
+def test_resume_accepts_a_run_started_before_a_profile_field_existed(tiny_data, tmp_path):
+    _unfinished_run(tmp_path, TINY)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["profile"]["first_cycle_epochs"]  # as written by an older version
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    start_epoch, _ = train._prepare_folder(tmp_path, TINY, tiny_data, resume=True)
+    assert start_epoch == 1
+
+
+def test_warm_restarts_continue_a_cosine_run_at_half_its_peak():
+    restarts = dataclasses.replace(
+        TINY, epochs=10, steps_per_epoch=10, learning_rate=2e-3,
+        lr_schedule="cosine_restarts", first_cycle_epochs=4,
+    )
+    cosine = dataclasses.replace(restarts, epochs=4, lr_schedule="cosine", first_cycle_epochs=0)
+    with_restarts, plain = train._learning_rate(restarts), train._learning_rate(cosine)
+    first_cycle = [float(with_restarts(step)) for step in range(40)]
+    np.testing.assert_allclose(first_cycle, [float(plain(step)) for step in range(40)], rtol=1e-5)
+    # Second cycle: 1.5 times as long (60 steps), from half the peak down to 0.
+    assert float(with_restarts(40)) == pytest.approx(1e-3)
+    assert float(with_restarts(70)) == pytest.approx(5e-4)
+    assert float(with_restarts(99)) < 1e-5
+    assert train._patience(restarts) == 10 and train._patience(cosine) == train.PATIENCE
+
+
 def test_resume_with_other_data_is_refused(tiny_data, tmp_path):
     _unfinished_run(tmp_path, TINY, source="drive")
     with pytest.raises(ValueError, match="trained on drive data, not synthetic"):
@@ -320,6 +345,9 @@ def test_unknown_profile_name_is_refused(tiny_data, tmp_path):
         ({"patch_size": 36}, "patch_size 36 is not a multiple of 8"),
         ({"loss": "focal"}, "Unknown loss 'focal'"),
         ({"lr_schedule": "step"}, "lr_schedule must be"),
+        ({"lr_schedule": "cosine_restarts"}, r"first_cycle_epochs must be a positive integer below"),
+        ({"lr_schedule": "cosine_restarts", "first_cycle_epochs": 3, "epochs": 3}, "below epochs"),
+        ({"first_cycle_epochs": 2}, "only lr_schedule='cosine_restarts' uses it"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"rotation": 200.0}, r"rotation must lie in \[0, 180\] degrees"),
         ({"zoom": 1.0}, r"zoom must lie in \[0, 1\)"),
