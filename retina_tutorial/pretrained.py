@@ -18,6 +18,9 @@ from pathlib import Path
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_FILE = WEIGHTS_DIR / "unet_drive.keras"
 HISTORY_FILE = WEIGHTS_DIR / "history.csv"
+#: The same run resumed after its 32 epochs with a warm restart, 48 epochs
+#: more (MODEL_CARD.md): it overfits, so it is shown, not shipped as the model.
+WARM_RESTART_HISTORY_FILE = WEIGHTS_DIR / "history_warm_restart.csv"
 MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"
 #: ``retina-tutorial evaluate --model pretrained`` reports on the DRIVE test set,
 #: without and with test-time augmentation (metrics only: no images).

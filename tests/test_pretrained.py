@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retina_tutorial import cli, evaluate, inference, pretrained, published, synthetic
+from retina_tutorial import cli, evaluate, inference, pretrained, published, synthetic, train
 
 MAX_BYTES = 10 * 1024 * 1024
 
@@ -32,6 +32,17 @@ def test_the_package_ships_a_model_its_history_and_card():
     for heading in ("## Data", "## Recipe", "## Hardware", "## Metrics", "## Known failure modes", "## Intended use"):
         assert heading in card, f"MODEL_CARD.md lacks {heading!r}"
     assert pretrained.SHA256 in card
+
+
+def test_the_warm_restart_history_continues_the_shipped_run_and_never_beats_it():
+    # The model card and chapter 04 say so: a longer schedule overfits.
+    shipped = train.read_history(pretrained.HISTORY_FILE)
+    longer = train.read_history(pretrained.WARM_RESTART_HISTORY_FILE)
+    first = len(shipped["epoch"])
+    assert longer["epoch"] == list(range(80))
+    assert {key: values[:first] for key, values in longer.items()} == shipped
+    assert max(longer["val_auc"][first:]) < max(shipped["val_auc"])
+    assert longer["auc"][-1] > shipped["auc"][-1] + 0.003 and longer["val_auc"][-1] < shipped["val_auc"][-1]
 
 
 def test_a_damaged_copy_is_refused_with_the_file_named(tmp_path):
