@@ -70,6 +70,9 @@ class Profile:
         the flips, which move pixels exactly without resampling.
     zoom : float
         Largest random zoom change of a training patch, in [0, 1).
+    transpose : bool
+        Also swap rows and columns of half the training patches: with the
+        flips, all eight exact symmetries of the square.
     first_cycle_epochs : int
         Length of the first cosine cycle with ``lr_schedule='cosine_restarts'``,
         fewer than ``epochs``; 0 (unused) with the other schedules.
@@ -88,6 +91,7 @@ class Profile:
     seed: int = 0
     rotation: float = 90.0
     zoom: float = 0.2
+    transpose: bool = False
     first_cycle_epochs: int = 0
 
     def __str__(self) -> str:

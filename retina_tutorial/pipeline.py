@@ -32,6 +32,8 @@ from retina_tutorial import data
 
 #: Largest zoom-out of the patch augmenter (``build_augmenter``'s default).
 PATCH_ZOOM = 0.2
+#: Offset of the seed that chooses which patches are transposed.
+_TRANSPOSE_STREAM = 7919
 
 
 def _positive_int(function: str, name: str, value) -> int:
@@ -155,6 +157,7 @@ def training_patches(
     augment: bool = True,
     rotation: float = 90.0,
     zoom: float = PATCH_ZOOM,
+    transpose: bool = False,
     start: int = 0,
 ) -> tf.data.Dataset:
     """Endless batches of random patches centred in the field of view.
@@ -190,6 +193,11 @@ def training_patches(
         Largest rotation in degrees (the article's 90 by default; 0: none).
     zoom : float
         Largest zoom change (the article's 0.2 by default; 0: none).
+    transpose : bool
+        With ``augment``, also swap the rows and columns of half the patches
+        (and their targets). With the flips this gives all eight symmetries of
+        the square, quarter turns included, each of which moves pixels
+        exactly.
     start : int
         Number of the first batch. Batch ``k`` depends only on ``seed`` and
         ``k``, so a resumed run passes the number of batches already trained
@@ -257,6 +265,8 @@ def training_patches(
         images, targets = patches[..., :3], patches[..., 3:]
         if augmenter is not None:
             images, targets = augmenter(images, targets, seed=augment_seed)
+            if transpose:
+                images, targets = _transpose_half(images, targets, seed, index)
         return (
             tf.ensure_shape(images, [batch_size, patch_size, patch_size, 3]),
             tf.ensure_shape(targets, [batch_size, patch_size, patch_size, 2]),
@@ -265,6 +275,18 @@ def training_patches(
     dataset = tf.data.Dataset.counter(start=int(start), dtype=tf.int64)
     dataset = dataset.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _transpose_half(images, targets, seed, index):
+    # Drawn from a stream of its own, so the patches and the other
+    # augmentations are those of a run without transposes.
+    key = tf.stack([tf.constant(seed + _TRANSPOSE_STREAM, tf.int64), index])
+    chosen = tf.random.stateless_uniform([tf.shape(images)[0]], key) < 0.5
+    chosen = chosen[:, None, None, None]
+    return (
+        tf.where(chosen, tf.transpose(images, [0, 2, 1, 3]), images),
+        tf.where(chosen, tf.transpose(targets, [0, 2, 1, 3]), targets),
+    )
 
 
 def whole_images(

@@ -189,6 +189,7 @@ def train(
         seed=profile.seed,
         rotation=profile.rotation,
         zoom=profile.zoom,
+        transpose=profile.transpose,
         # Batches are numbered from the start of the run: a resumed run starts
         # at the first batch it has not trained on, as if it had never stopped.
         start=start_epoch * profile.steps_per_epoch,
@@ -358,6 +359,8 @@ def _check_profile(profile) -> None:
             f"train: profile.first_cycle_epochs is {cycle!r}, but only "
             "lr_schedule='cosine_restarts' uses it. Set it to 0, or choose that schedule."
         )
+    if not isinstance(profile.transpose, bool):
+        raise ValueError(f"train: profile.transpose must be True or False, got {profile.transpose!r}.")
     for field in ("rotation", "zoom"):
         value = getattr(profile, field)
         bound = augment.range_error(field, value)

@@ -257,3 +257,22 @@ def test_flips_only_move_target_pixels_exactly():
             assert matches, "an augmented patch is not an exact mirror image of its source"
             seen.update(matches)
     assert len(seen) > 1, "16 patches and never a flip: the augmentation did nothing"
+
+
+def test_transposes_add_the_other_four_symmetries_and_change_nothing_else():
+    split = coded_split(fov=np.ones((3, HEIGHT, WIDTH), bool))
+    options = dict(patch_size=12, batch_size=8, seed=4, rotation=0.0, zoom=0.0)
+    flipped = take(pipeline.training_patches(split, **options), 3)
+    turned = take(pipeline.training_patches(split, transpose=True, **options), 3)
+    kept = swapped = 0
+    for (flip_images, flip_targets), (images, targets) in zip(flipped, turned):
+        for pair in zip(flip_images, flip_targets, images, targets):
+            flip_image, flip_target, image, target = pair
+            if np.array_equal(image, flip_image) and np.array_equal(target, flip_target):
+                kept += 1
+            else:
+                # The same draw as without transposes, rows and columns swapped.
+                np.testing.assert_array_equal(image, flip_image.transpose(1, 0, 2))
+                np.testing.assert_array_equal(target, flip_target.transpose(1, 0, 2))
+                swapped += 1
+    assert kept and swapped, f"{kept} kept and {swapped} transposed of 24: not a coin toss"

@@ -348,6 +348,7 @@ def test_unknown_profile_name_is_refused(tiny_data, tmp_path):
         ({"lr_schedule": "cosine_restarts"}, r"first_cycle_epochs must be a positive integer below"),
         ({"lr_schedule": "cosine_restarts", "first_cycle_epochs": 3, "epochs": 3}, "below epochs"),
         ({"first_cycle_epochs": 2}, "only lr_schedule='cosine_restarts' uses it"),
+        ({"transpose": "yes"}, "transpose must be True or False"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"rotation": 200.0}, r"rotation must lie in \[0, 180\] degrees"),
         ({"zoom": 1.0}, r"zoom must lie in \[0, 1\)"),
