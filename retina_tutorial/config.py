@@ -76,6 +76,10 @@ class Profile:
     first_cycle_epochs : int
         Length of the first cosine cycle with ``lr_schedule='cosine_restarts'``,
         fewer than ``epochs``; 0 (unused) with the other schedules.
+    contrast_sigma : float
+        Width in pixels of the local contrast normalisation the U-Net sees
+        beside the colour image (``build_unet(contrast_sigma=...)``); 0 for
+        the colour image alone.
     """
 
     name: str
@@ -93,6 +97,7 @@ class Profile:
     zoom: float = 0.2
     transpose: bool = False
     first_cycle_epochs: int = 0
+    contrast_sigma: float = 0.0
 
     def __str__(self) -> str:
         fields = ", ".join(

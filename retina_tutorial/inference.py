@@ -350,8 +350,10 @@ def tile_overlap(model: keras.Model) -> int:
 
     Explained in ``book/06_going_further.ipynb``. An output pixel depends on
     input pixels up to half the receptive field
-    (:func:`retina_tutorial.model.receptive_field`) away, so a pixel that
-    close to a tile edge sees the tile's zero padding instead of the eye.
+    (:func:`retina_tutorial.model.receptive_field`) away, plus the reach
+    of local contrast normalisation where the model has it
+    (:func:`retina_tutorial.model.contrast_radius`), so a pixel that close
+    to a tile edge sees the tile's zero padding instead of the eye.
     :func:`predict` discards the outer quarter of the overlap, so four times
     that radius (plus one pixel) discards every such pixel.
 
@@ -359,8 +361,10 @@ def tile_overlap(model: keras.Model) -> int:
     --------
     >>> tile_overlap(unet.build_unet(preset="compact"))
     204
+    >>> tile_overlap(unet.build_unet(preset="compact", contrast_sigma=10.0))
+    444
     """
-    radius = unet.receptive_field(unet.model_depth(model)) // 2 + 1
+    radius = unet.receptive_field(unet.model_depth(model)) // 2 + 1 + unet.contrast_radius(model)
     return 4 * radius
 
 

@@ -29,7 +29,10 @@ images padded to 592 x 576 alike.
 
 from __future__ import annotations
 
+import math
+
 import keras
+import numpy as np
 
 #: Defaults of the three U-Net sizes; explicit arguments of :func:`build_unet` win.
 PRESETS = {
@@ -47,6 +50,7 @@ def build_unet(
     depth: int | None = None,
     batch_norm: bool | None = None,
     dropout: float | None = None,
+    contrast_sigma: float | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """Build a U-Net that maps RGB images to vessel probabilities.
@@ -71,6 +75,11 @@ def build_unet(
         Normalise after each 3 x 3 convolution (before its ReLU).
     dropout : float, optional
         Dropout rate after the bottleneck, in [0, 1); 0 turns it off.
+    contrast_sigma : float, optional
+        When positive, the network sees each colour channel twice: as given
+        and locally contrast-normalised by :class:`LocalContrastNormalization`
+        with this Gaussian width in pixels. 0 (the presets' default) turns
+        it off.
     name : str, optional
         Model name; ``"unet_<preset>"`` by default.
 
@@ -102,11 +111,16 @@ def build_unet(
     depth = settings["depth"] if depth is None else depth
     batch_norm = settings["batch_norm"] if batch_norm is None else bool(batch_norm)
     dropout = settings["dropout"] if dropout is None else float(dropout)
+    contrast_sigma = settings.get("contrast_sigma", 0.0) if contrast_sigma is None else contrast_sigma
     for argument, value in (("base_filters", base_filters), ("depth", depth)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"build_unet: {argument} must be a positive integer, got {value!r}.")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"build_unet: dropout must lie in [0, 1), got {dropout!r}.")
+    if isinstance(contrast_sigma, bool) or not isinstance(contrast_sigma, (int, float)) or contrast_sigma < 0:
+        raise ValueError(
+            f"build_unet: contrast_sigma must be a number >= 0 (0 turns it off), got {contrast_sigma!r}."
+        )
     input_shape = tuple(input_shape)
     if len(input_shape) != 3:
         raise ValueError(
@@ -139,6 +153,9 @@ def build_unet(
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
+    if contrast_sigma > 0:
+        normalised = LocalContrastNormalization(contrast_sigma, name="local_contrast")(inputs)
+        x = keras.layers.Concatenate(name="image_and_contrast")([inputs, normalised])
 
     # Contracting path: convolve, keep the result for the skip, halve the size.
     skips = []
@@ -167,6 +184,61 @@ def build_unet(
         1, 1, activation="sigmoid", dtype="float32", name="vessel_probability"
     )(x)
     return keras.Model(inputs, outputs, name=name or f"unet_{preset}")
+
+
+@keras.saving.register_keras_serializable(package="retina_tutorial")
+class LocalContrastNormalization(keras.layers.Layer):
+    """Subtract each channel's local mean and divide by its local spread.
+
+    Explained in ``book/02_unet_architecture.ipynb``. Both are Gaussian
+    averages of width ``sigma`` pixels, so a faint vessel in a dark corner of
+    the fundus and a dark vessel near the bright optic disc come out with
+    similar contrast. No weights are learnt; the layer keeps the input's
+    shape, ``(B, H, W, C)``.
+
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation of the Gaussian window, in pixels.
+    epsilon : float
+        Added to the local variance so flat regions are not amplified into
+        noise (a local standard deviation below ``sqrt(epsilon)`` counts as
+        that much).
+    """
+
+    def __init__(self, sigma: float = 10.0, epsilon: float = 1e-4, **kwargs):
+        super().__init__(**kwargs)
+        if not sigma > 0 or not epsilon > 0:
+            raise ValueError(
+                f"LocalContrastNormalization: sigma and epsilon must be positive, got {sigma!r} and {epsilon!r}."
+            )
+        self.sigma = float(sigma)
+        self.epsilon = float(epsilon)
+        self.radius = int(math.ceil(3 * self.sigma))
+
+    def build(self, input_shape):
+        offsets = np.arange(-self.radius, self.radius + 1, dtype="float32")
+        weights = np.exp(-0.5 * (offsets / self.sigma) ** 2)
+        weights /= weights.sum()
+        channels = int(input_shape[-1])
+        # Separable depthwise kernels: a column pass, then a row pass, per channel.
+        self._column = np.tile(weights.reshape(-1, 1, 1, 1), (1, 1, channels, 1))
+        self._row = np.tile(weights.reshape(1, -1, 1, 1), (1, 1, channels, 1))
+
+    def _blur(self, x):
+        x = keras.ops.depthwise_conv(x, keras.ops.cast(self._column, x.dtype), padding="same")
+        return keras.ops.depthwise_conv(x, keras.ops.cast(self._row, x.dtype), padding="same")
+
+    def call(self, inputs):
+        centred = inputs - self._blur(inputs)
+        spread = keras.ops.sqrt(self._blur(centred * centred) + self.epsilon)
+        return centred / spread
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "sigma": self.sigma, "epsilon": self.epsilon}
 
 
 def model_depth(model: keras.Model) -> int:
@@ -219,6 +291,24 @@ def receptive_field(depth: int, convolutions: int = 2, kernel: int = 3) -> int:
     for _ in range(depth):  # back down the contracting path
         size = 2 * size + widen
     return size
+
+
+def contrast_radius(model: keras.Model) -> int:
+    """How far, in pixels, local contrast normalisation reaches: 0 without it.
+
+    Explained in ``book/02_unet_architecture.ipynb``. The layer blurs twice
+    (once for the local mean, once for the local spread), each time with a
+    Gaussian cut off at three standard deviations, so an output pixel of
+    :class:`LocalContrastNormalization` depends on input pixels up to two
+    cut-off radii away. The U-Net's own receptive field
+    (:func:`receptive_field`) comes on top.
+
+    Examples
+    --------
+    >>> contrast_radius(build_unet()), contrast_radius(build_unet(contrast_sigma=10.0))
+    (0, 60)
+    """
+    return sum(2 * layer.radius for layer in model.layers if isinstance(layer, LocalContrastNormalization))
 
 
 def required_multiple(model: keras.Model) -> int:

@@ -174,7 +174,7 @@ def train(
     keras.utils.set_random_seed(profile.seed)
     with strategy.scope():
         with _dtype_policy("mixed_float16" if gpu else None):
-            model = unet.build_unet(preset=profile.preset)
+            model = unet.build_unet(preset=profile.preset, contrast_sigma=profile.contrast_sigma)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(profile)),
             loss=losses.get_loss(profile.loss),
@@ -358,6 +358,11 @@ def _check_profile(profile) -> None:
         raise ValueError(
             f"train: profile.first_cycle_epochs is {cycle!r}, but only "
             "lr_schedule='cosine_restarts' uses it. Set it to 0, or choose that schedule."
+        )
+    sigma = profile.contrast_sigma
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma >= 0:
+        raise ValueError(
+            f"train: profile.contrast_sigma must be a number >= 0 (0 turns it off), got {sigma!r}."
         )
     if not isinstance(profile.transpose, bool):
         raise ValueError(f"train: profile.transpose must be True or False, got {profile.transpose!r}.")

@@ -134,6 +134,21 @@ def test_default_overlap_makes_tiles_exact_for_a_deep_model():
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
 
 
+def test_default_overlap_covers_the_reach_of_contrast_normalisation():
+    # Depth 1 (receptive field 18) plus contrast normalisation that reaches
+    # 2 * 9 pixels: the overlap grows from 4 * 10 to 4 * (10 + 18).
+    keras.utils.set_random_seed(0)
+    model = unet.build_unet(depth=1, base_filters=4, batch_norm=False, contrast_sigma=3.0)
+    assert inference.tile_overlap(model) == 112
+    image = _image((200, 170), seed=3)
+    whole = inference.predict(model, image)
+    tiled = inference.predict(model, image, tile_size=128, batch_size=2)
+    np.testing.assert_allclose(tiled, whole, atol=1e-4)
+    # The U-Net's receptive field alone is not enough for this model.
+    short = inference.predict(model, image, tile_size=128, overlap=40)
+    assert not np.allclose(short, whole, atol=1e-4)
+
+
 def test_a_small_overlap_is_close_and_seamless_but_not_exact():
     model = _small_unet(depth=3)
     image = _image((150, 130), seed=2)

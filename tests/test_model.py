@@ -149,3 +149,75 @@ def test_saved_model_loads_safely_and_predicts_the_same(tmp_path):
     assert unet.model_depth(loaded) == 2
     assert unet.required_multiple(loaded) == 4
     assert loaded.count_params() == model.count_params()
+
+
+def _normalise(images, sigma=2.0, epsilon=1e-4):
+    return np.asarray(unet.LocalContrastNormalization(sigma, epsilon)(images))
+
+
+def test_contrast_normalisation_flattens_uniform_and_shaded_backgrounds():
+    # A flat image has nothing to normalise; a linear shading is its own local
+    # mean away from the border, so both come out zero there.
+    flat = np.full((1, 40, 40, 3), 0.6, np.float32)
+    rows = np.linspace(0.1, 0.9, 40, dtype=np.float32)[None, :, None, None]
+    shaded = np.broadcast_to(rows, (1, 40, 40, 3)).copy()
+    inner = (slice(None), slice(12, 28), slice(12, 28))
+    np.testing.assert_allclose(_normalise(flat)[inner], 0.0, atol=1e-5)
+    np.testing.assert_allclose(_normalise(shaded)[inner], 0.0, atol=1e-4)
+
+
+def test_contrast_normalisation_gives_faint_and_strong_vessels_the_same_contrast():
+    # The same dark line, at 5 % and at 40 % contrast, on different backgrounds.
+    def line(background, depth):
+        image = np.full((1, 41, 41, 1), background, np.float32)
+        image[0, :, 20, 0] -= depth
+        return _normalise(image, epsilon=1e-8)[0, 20, :, 0]
+
+    faint, strong = line(0.2, 0.01), line(0.8, 0.32)
+    assert faint[20] < -2 and faint[10] == pytest.approx(faint[30], abs=1e-6)
+    np.testing.assert_allclose(faint, strong, atol=1e-3)
+
+
+def test_contrast_normalisation_reaches_exactly_two_cut_off_radii():
+    layer = unet.LocalContrastNormalization(2.0)
+    assert layer.radius == 6
+    model = unet.build_unet(base_filters=4, depth=1, contrast_sigma=2.0)
+    assert unet.contrast_radius(model) == 12
+    # Changing one pixel changes the local spread, hence the output, up to
+    # 12 pixels away (the Gaussian tails make the last rings tiny), and
+    # nothing further.
+    image = np.random.default_rng(0).random((1, 64, 64, 1), dtype=np.float32)
+    changed = image.copy()
+    changed[0, 32, 32, 0] += 0.5
+    difference = np.abs(np.asarray(layer(changed)) - np.asarray(layer(image)))[0, :, :, 0]
+    reached = np.argwhere(difference > 0)
+    assert reached.min() == 32 - 12 and reached.max() == 32 + 12
+    assert difference[32, 32 - 10] > 1e-6
+
+
+def test_contrast_option_sees_the_image_twice_and_adds_only_first_layer_weights():
+    plain = unet.build_unet(preset="wide")
+    model = unet.build_unet(preset="wide", contrast_sigma=10.0)
+    # Six input maps instead of three into the first 3 x 3 convolution of 32 filters.
+    assert model.count_params() - plain.count_params() == 3 * 3 * 3 * 32
+    assert model.get_layer("image_and_contrast").output.shape[-1] == 6
+    assert model.input_shape == (None, None, None, 3)
+    assert unet.contrast_radius(plain) == 0
+
+
+@pytest.mark.parametrize("sigma", [-1.0, True, "10"])
+def test_bad_contrast_sigma_is_refused(sigma):
+    with pytest.raises(ValueError, match="contrast_sigma must be a number >= 0"):
+        unet.build_unet(contrast_sigma=sigma)
+
+
+@pytest.mark.filterwarnings(SAVING_WARNING)
+def test_model_with_contrast_normalisation_loads_safely_and_predicts_the_same(tmp_path):
+    model = unet.build_unet(base_filters=4, depth=2, contrast_sigma=3.0)
+    path = tmp_path / "unet.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    images = np.random.default_rng(2).random((1, 32, 40, 3), dtype=np.float32)
+    np.testing.assert_array_equal(np.asarray(model(images)), np.asarray(loaded(images)))
+    assert loaded.get_layer("local_contrast").sigma == 3.0
+    assert unet.contrast_radius(loaded) == 18

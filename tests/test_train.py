@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from retina_tutorial import config, data, train
+from retina_tutorial import config, data, inference, train
 from retina_tutorial import model as unet
 
 # Keras 3 saving (ModelCheckpoint, BackupAndRestore) calls np.array() on
@@ -228,6 +228,16 @@ def test_resume_accepts_a_run_started_before_a_profile_field_existed(tiny_data, 
     assert start_epoch == 1
 
 
+def test_contrast_sigma_builds_the_normalisation_into_the_saved_model(tiny_data, tmp_path):
+    profile = dataclasses.replace(TINY, epochs=1, steps_per_epoch=1, contrast_sigma=2.0)
+    result = train.train(profile, tiny_data, tmp_path / "run", verbose=0)
+    saved = inference.load_model(tmp_path / "run" / "best.keras")
+    assert saved.get_layer("local_contrast").sigma == 2.0
+    assert result.model.get_layer("local_contrast").sigma == 2.0
+    config_json = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config_json["profile"]["contrast_sigma"] == 2.0
+
+
 def test_warm_restarts_continue_a_cosine_run_at_half_its_peak():
     restarts = dataclasses.replace(
         TINY, epochs=10, steps_per_epoch=10, learning_rate=2e-3,
@@ -349,6 +359,7 @@ def test_unknown_profile_name_is_refused(tiny_data, tmp_path):
         ({"lr_schedule": "cosine_restarts", "first_cycle_epochs": 3, "epochs": 3}, "below epochs"),
         ({"first_cycle_epochs": 2}, "only lr_schedule='cosine_restarts' uses it"),
         ({"transpose": "yes"}, "transpose must be True or False"),
+        ({"contrast_sigma": -2.0}, "contrast_sigma must be a number >= 0"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"rotation": 200.0}, r"rotation must lie in \[0, 180\] degrees"),
         ({"zoom": 1.0}, r"zoom must lie in \[0, 1\)"),
