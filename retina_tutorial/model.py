@@ -1,4 +1,4 @@
-"""The U-Net: one function that builds it, and two helpers that read it back.
+"""The U-Net: one function that builds it, an optional front layer, and helpers that read it back.
 
 Explained in ``book/02_unet_architecture.ipynb``.
 
@@ -50,7 +50,7 @@ def build_unet(
     depth: int | None = None,
     batch_norm: bool | None = None,
     dropout: float | None = None,
-    contrast_sigma: float | None = None,
+    contrast_sigma: float = 0.0,
     name: str | None = None,
 ) -> keras.Model:
     """Build a U-Net that maps RGB images to vessel probabilities.
@@ -75,11 +75,11 @@ def build_unet(
         Normalise after each 3 x 3 convolution (before its ReLU).
     dropout : float, optional
         Dropout rate after the bottleneck, in [0, 1); 0 turns it off.
-    contrast_sigma : float, optional
+    contrast_sigma : float
         When positive, the network sees each colour channel twice: as given
         and locally contrast-normalised by :class:`LocalContrastNormalization`
-        with this Gaussian width in pixels. 0 (the presets' default) turns
-        it off.
+        with this Gaussian width in pixels. 0 (the default, in every preset)
+        turns it off.
     name : str, optional
         Model name; ``"unet_<preset>"`` by default.
 
@@ -111,7 +111,6 @@ def build_unet(
     depth = settings["depth"] if depth is None else depth
     batch_norm = settings["batch_norm"] if batch_norm is None else bool(batch_norm)
     dropout = settings["dropout"] if dropout is None else float(dropout)
-    contrast_sigma = settings.get("contrast_sigma", 0.0) if contrast_sigma is None else contrast_sigma
     for argument, value in (("base_filters", base_filters), ("depth", depth)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"build_unet: {argument} must be a positive integer, got {value!r}.")
