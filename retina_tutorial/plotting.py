@@ -47,6 +47,11 @@ METRIC_LABELS = {
     "loss": "Loss",
 }
 DPI = 100
+#: Width in pixels that a figure is drawn at on a book page (the text column
+#: on a laptop screen is about 700 pixels, 900 with the sidebars hidden). A
+#: native-resolution figure wider than this is shrunk to fit, so its text is
+#: drawn larger by the same ratio and stays readable.
+PAGE_PIXELS = 900
 _OUTSIDE_FOV = "#9a9a9a"
 
 
@@ -187,15 +192,15 @@ def plot_triptych(image, truth, probabilities, *, fov=None, image_id=None) -> Fi
     shown = np.where(fov, probabilities, 0.0)
     panels = [
         (image, None, "Photograph"),
-        (truth, "gray", "Vessels drawn by the 1st expert (truth)"),
-        (shown, "gray", "Predicted vessel probability (white = 1)"),
+        (truth, "gray", "Vessels, 1st expert (truth)"),
+        (shown, "gray", "Predicted probability (white = 1)"),
     ]
-    figure, axes = _native_grid(
+    figure, axes, text = _native_grid(
         image.shape[:2], 1, 3, title=_title("photograph, truth and prediction", image_id)
     )
     for ax, (picture, cmap, title) in zip(axes[0], panels):
         ax.imshow(picture, cmap=cmap, vmin=0, vmax=1, interpolation="none")
-        ax.set_title(title, fontsize=11)
+        ax.set_title(title, fontsize=11 * text)
     return figure
 
 
@@ -237,7 +242,7 @@ def plot_error_overlay(
     overlay = np.repeat(np.where(fov, grey, 0.05)[..., None], 3, axis=2)
     for key, where in counts.items():
         overlay[where] = _rgb(COLOURS[key])
-    figure, axes = _native_grid(
+    figure, axes, text = _native_grid(
         image.shape[:2],
         1,
         2 if show_binary else 1,
@@ -248,8 +253,8 @@ def plot_error_overlay(
     if show_binary:
         binary_ax = axes[0][0]
         binary_ax.imshow(predicted & fov, cmap="gray", vmin=0, vmax=1, interpolation="none")
-        binary_ax.set_title(f"Segmentation: vessel where p ≥ {threshold:.2f}", fontsize=11)
-        axes[0][1].set_title("Errors against the 1st manual", fontsize=11)
+        binary_ax.set_title(f"Segmentation: vessel where p ≥ {threshold:.2f}", fontsize=11 * text)
+        axes[0][1].set_title("Errors against the 1st expert", fontsize=11 * text)
     ax = axes[0][-1]
     ax.imshow(overlay, interpolation="none")
     names = {
@@ -265,11 +270,11 @@ def plot_error_overlay(
     figure.legend(
         handles=handles,
         loc="center left",
-        fontsize=10,
+        fontsize=10 * text,
         frameon=False,
         bbox_to_anchor=((ax.get_position().x1 * width + 12) / width, 0.5),
         title="Pixels inside the field of view",
-        title_fontsize=10,
+        title_fontsize=10 * text,
         alignment="left",
     )
     return figure
@@ -294,7 +299,7 @@ def plot_probability_map(probabilities, *, fov=None, image_id=None) -> Figure:
     fov = np.ones(probabilities.shape, bool) if fov is None else evaluate._binary(fov, "fov")
     if fov.shape != probabilities.shape:
         raise ValueError(f"shapes differ: probabilities {probabilities.shape}, fov {fov.shape}.")
-    figure, axes = _native_grid(
+    figure, axes, _ = _native_grid(
         probabilities.shape,
         1,
         1,
@@ -532,7 +537,8 @@ def plot_samples(split: data.Split, n: int = 3, *, ids=None) -> Figure:
     if split.vessels_2nd is not None:
         titles.append("Vessels, 2nd expert")
     height, width = split.images.shape[1:3]
-    scale = 3.2 / max(height, width)
+    # At most 9 inches wide: a page shrinks wider figures, and their text with them.
+    scale = min(3.2, 8.4 / len(titles)) / max(height, width)
     figure = Figure(
         figsize=(len(titles) * width * scale + 0.6, len(ids) * (height * scale + 0.1) + 0.4),
         dpi=DPI,
@@ -566,7 +572,7 @@ def plot_samples(split: data.Split, n: int = 3, *, ids=None) -> Figure:
 
 
 def _title(text: str, image_id) -> str:
-    return text if image_id is None else f"Test image {image_id}: {text}"
+    return text[:1].upper() + text[1:] if image_id is None else f"Test image {image_id}: {text}"
 
 
 def _rgb(colour: str) -> np.ndarray:
@@ -597,9 +603,14 @@ def _native_grid(shape, rows, columns, *, title, legend_width=0, gap=12, header=
 
     ``top`` pixels hold the figure title, ``header`` pixels above each row
     the panel titles, and ``legend_width`` pixels on the right a legend or
-    colour bar.
+    colour bar. Returns the figure, the rows of axes and the factor by which
+    text is enlarged (``top``, ``header`` and ``legend_width`` grow with it)
+    so that it stays readable when a page shrinks the figure to
+    :data:`PAGE_PIXELS`.
     """
     height, width = shape
+    text = max(1.0, (columns * width + (columns + 1) * gap + legend_width) / PAGE_PIXELS)
+    top, header, legend_width = (round(size * text) for size in (top, header, legend_width))
     total_w = columns * width + (columns + 1) * gap + legend_width
     total_h = top + rows * (height + header) + gap
     figure = Figure(figsize=(total_w / DPI, total_h / DPI), dpi=DPI)
@@ -615,8 +626,8 @@ def _native_grid(shape, rows, columns, *, title, legend_width=0, gap=12, header=
             ax.set_axis_off()
             line.append(ax)
         axes.append(line)
-    figure.suptitle(title, fontsize=13, y=1 - 10 / total_h, va="top")
-    return figure, axes
+    figure.suptitle(title, fontsize=13 * text, y=1 - 10 / total_h, va="top")
+    return figure, axes, text
 
 
 def _read_history(history) -> dict:

@@ -291,7 +291,7 @@ def _rectangle(left, top, side):
                      linewidth=1.5)
 
 
-def threshold_explorer(image, probabilities, truth, fov) -> Explorer:
+def threshold_explorer(image, probabilities, truth, fov, *, image_id=None) -> Explorer:
     """Move the decision threshold and watch errors and metrics change.
 
     Explained in ``book/05_evaluation.ipynb``.
@@ -310,6 +310,8 @@ def threshold_explorer(image, probabilities, truth, fov) -> Explorer:
         Predicted vessel probabilities in [0, 1].
     truth, fov : (H, W) bool ndarray
         1st manual annotation and field of view.
+    image_id : str, optional
+        Named in the figure's title.
 
     Returns
     -------
@@ -335,7 +337,8 @@ def threshold_explorer(image, probabilities, truth, fov) -> Explorer:
     def draw(threshold):
         metrics = evaluate.pixel_metrics(probabilities, truth, fov, threshold)
         figure = plotting.plot_error_overlay(
-            image, truth, probabilities, fov=fov, threshold=threshold, show_binary=True
+            image, truth, probabilities, fov=fov, threshold=threshold, show_binary=True,
+            image_id=image_id,
         )
         summary = (
             f"Threshold {threshold:.2f}: F1 {metrics['f1']:.3f}, sensitivity "
