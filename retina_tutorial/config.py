@@ -107,7 +107,7 @@ class Profile:
         )
         # Wrapped so it reads on a book page and in a terminal.
         return textwrap.fill(
-            f"Profile {self.name!r}: {fields}", width=88, subsequent_indent="    ", break_long_words=False
+            f"Profile {self.name!r}: {fields}", width=76, subsequent_indent="    ", break_long_words=False
         )
 
     def to_dict(self) -> dict:

@@ -27,6 +27,7 @@ import csv
 import dataclasses
 import json
 import math
+import textwrap
 import time
 from pathlib import Path
 
@@ -133,8 +134,9 @@ def train(
         GPUs. Defaults to the current (normally the single-device) strategy.
         ``profile.batch_size`` is the global batch, shared by the replicas.
     verbose : int
-        0 silent, 1 progress bar and a closing summary line, 2 one line per
-        epoch and the summary line.
+        0 silent, 1 progress bar and a closing summary line, 2 one short
+        line per finished epoch (printed before any extra callback runs, so
+        an epoch that finished is always reported) and the summary line.
 
     Returns
     -------
@@ -226,6 +228,8 @@ def train(
         early_stopping,
         _Backup(str(out_dir / "backup")),
     ]
+    if verbose >= 2:
+        own_callbacks.append(_EpochLine(profile.epochs))
     started = time.perf_counter()
     try:
         model.fit(
@@ -236,7 +240,7 @@ def train(
             validation_data=validation,
             shuffle=False,  # patches are drawn at random already
             callbacks=own_callbacks + list(callbacks),
-            verbose=verbose,
+            verbose=1 if verbose == 1 else 0,  # 2: _EpochLine prints instead
         )
     finally:
         # An interrupted fit never calls on_train_end, which closes the CSV file.
@@ -570,6 +574,28 @@ class _LogLearningRate(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
 
 
+class _EpochLine(keras.callbacks.Callback):
+    """Print one line per finished epoch, short enough for a book page."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        scores = ", ".join(
+            f"{name} {logs[name]:.4f}"
+            for name in ("loss", "val_loss", "val_auc", "val_dice")
+            if name in logs
+        )
+        seconds = time.perf_counter() - self.started
+        print(f"epoch {epoch + 1}/{self.epochs} ({seconds:.0f} s): {scores}", flush=True)
+
+
 class _Checkpoint(keras.callbacks.ModelCheckpoint):
     """ModelCheckpoint that never saves the weights of an epoch whose loss was NaN."""
 
@@ -686,10 +712,16 @@ def _summarise(
 def _summary_line(summary: dict, out_dir: Path) -> str:
     line = (
         f"Trained {summary['epochs_run']} epochs ({summary['profile']} profile, "
-        f"{summary['data_source']} data) in {summary['wall_time_seconds']:.0f} s"
+        f"{summary['data_source']} data)"
     )
+    resumed = summary.get("resumed_from_epoch") or 0
+    if resumed and summary["epochs_run"] > resumed:
+        last = summary["epochs_run"]
+        line += f", epoch{f's {resumed + 1}-' if last > resumed + 1 else ' '}{last} after resuming,"
+    line += f" in {summary['wall_time_seconds']:.0f} s"
     if summary["best_epoch"] is None:
-        return line + f"; no epoch finished with a finite loss, so no best.keras in {out_dir}."
+        line += f"; no epoch finished with a finite loss, so no best.keras in {out_dir}."
+        return _wrap(line)
     scores = ", ".join(
         f"{name} {summary[f'best_{name}']:.4f}"
         for name in ("val_auc", "val_dice")
@@ -698,7 +730,13 @@ def _summary_line(summary: dict, out_dir: Path) -> str:
     line += f": best {scores} at epoch {summary['best_epoch']} -> {out_dir / 'best.keras'}"
     if summary["stopped_by"] == "nan_loss":
         line += " (stopped: the loss became NaN; try a lower learning rate)"
-    return line
+    return _wrap(line)
+
+
+def _wrap(line: str) -> str:
+    # Fits a terminal and a book page; paths are never broken.
+    return textwrap.fill(line, 79, subsequent_indent="    ", break_long_words=False,
+                         break_on_hyphens=False)
 
 
 def _write_json(path: Path, content: dict) -> None:

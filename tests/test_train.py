@@ -140,10 +140,16 @@ class _Kill(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated kill")
 
 
-def test_same_seed_gives_the_same_run_even_across_a_resume(reference, tiny_data, tmp_path):
+def test_same_seed_gives_the_same_run_even_across_a_resume(
+    reference, tiny_data, tmp_path, capsys
+):
     out_dir = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):
-        train.train(TINY, tiny_data, out_dir, callbacks=[_Kill(1)], verbose=0)
+        train.train(TINY, tiny_data, out_dir, callbacks=[_Kill(1)], verbose=2)
+    # Each finished epoch is reported, the one the kill ended included.
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split(" (")[0] for line in printed] == ["epoch 1/3", "epoch 2/3"]
+    assert all("val_auc" in line and len(line) <= 79 for line in printed)
     # A second run with the same seed: the same first two epochs, to the bit.
     first_two = train.read_history(out_dir / "history.csv")
     assert first_two == {key: values[:2] for key, values in reference.history.items()}
@@ -152,7 +158,10 @@ def test_same_seed_gives_the_same_run_even_across_a_resume(reference, tiny_data,
     with pytest.raises(ValueError, match="unfinished run.*resume=True"):
         train.train(TINY, tiny_data, out_dir, verbose=0)
 
-    resumed = train.train(TINY, tiny_data, out_dir, resume=True, verbose=0)
+    resumed = train.train(TINY, tiny_data, out_dir, resume=True, verbose=2)
+    printed = capsys.readouterr().out
+    assert printed.startswith("epoch 3/3 (")
+    assert "Trained 3 epochs (quick profile, synthetic data), epoch 3 after resuming, in" in printed
     assert resumed.history["epoch"] == [0, 1, 2]  # no epoch twice
     assert resumed.summary["resumed_from_epoch"] == 2
     assert resumed.summary["epochs_run"] == 3
