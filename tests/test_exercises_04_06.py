@@ -176,6 +176,17 @@ def test_auc_two_ways(ranking):
     _specific(check((0.8, 11 / 12), probabilities, split, verbose=False), "inside the FOV 0.8000")
     _specific(check((0.75, 0.75), probabilities, split, verbose=False), "all-true mask")
     _specific(check(0.75, probabilities, split, verbose=False), "pair")
+    assert "raises the AUC" in check((0.75, 11 / 12), probabilities, split, verbose=False).message
+
+
+def test_auc_two_ways_explains_a_surround_that_lowers_the_auc(ranking):
+    # The surround predicted at 0.95, above every vessel: of the 12
+    # vessel-background pairs only the 3 right ones inside the FOV stay right.
+    probabilities, split = ranking
+    probabilities = np.where(split.fov, probabilities, 0.95).astype(np.float32)
+    result = exercises.check_auc_two_ways((0.75, 0.25), probabilities, split, verbose=False)
+    assert result.passed
+    assert "lowers it here" in result.message and "raises the AUC without" not in result.message
 
 
 @pytest.fixture

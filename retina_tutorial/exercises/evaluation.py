@@ -49,11 +49,22 @@ def check_auc_two_ways(answer, probabilities, split: data.Split, *, verbose: boo
     )["roc_auc"]
     inside_ok, everywhere_ok = _close(values[0], inside, 1e-4), _close(values[1], everywhere, 1e-4)
     if inside_ok and everywhere_ok:
-        return _finish(True, (
-            f"ROC AUC {inside:.4f} inside the FOV, {everywhere:.4f} over all pixels. The black "
-            "surround is a pile of easy negatives that any model ranks below the vessels, "
-            "so counting it raises the AUC without any better vessel detection."
-        ), verbose)
+        if everywhere >= inside:
+            why = (
+                "The black surround is a pile of easy negatives that the model ranks below "
+                "the vessels, so counting it raises the AUC without any better vessel detection."
+            )
+        else:
+            why = (
+                "Counting the surround lowers it here: the loss never looked at those pixels, "
+                "so the network's raw output there is arbitrary and some of it outranks real "
+                "vessels. Written as 0 outside the FOV, the surround would raise the AUC "
+                "instead; either way the number no longer measures vessel detection."
+            )
+        return _finish(
+            True, f"ROC AUC {inside:.4f} inside the FOV, {everywhere:.4f} over all pixels. {why}",
+            verbose,
+        )
     if _close(values[0], everywhere, 1e-4) and _close(values[1], inside, 1e-4):
         return _finish(False, "Both numbers are right but swapped: inside the FOV first.", verbose)
     parts = []
