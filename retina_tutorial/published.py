@@ -474,7 +474,7 @@ def format_params(params) -> str:
     return str(params)
 
 
-def to_markdown(rows) -> str:
+def to_markdown(rows, *, protocol_notes: bool = False) -> str:
     """Render table rows as a Markdown table with the columns of :data:`COLUMNS`.
 
     Explained in ``book/05_evaluation.ipynb``.
@@ -484,6 +484,10 @@ def to_markdown(rows) -> str:
     rows : iterable of mapping
         Rows as returned by :func:`results_table`; missing keys show as
         :data:`MISSING`.
+    protocol_notes : bool
+        Put each protocol in a numbered list under the table and only its
+        number, "(1)", in the Protocol column; rows with the same protocol
+        share a number. Keeps the table narrow enough for a book page.
 
     Returns
     -------
@@ -503,6 +507,7 @@ def to_markdown(rows) -> str:
         "|" + "|".join("---:" if name in METRICS or name == "params" else "---" for name in COLUMNS) + "|",
     ]
     marked = False
+    notes: list[str] = []
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise ValueError(
@@ -516,10 +521,17 @@ def to_markdown(rows) -> str:
                 cells.append(MISSING if value is None or math.isnan(value) else f"{value:.4f}")
             elif name == "params":
                 cells.append(format_params(value))
+            elif name == "protocol" and protocol_notes and value is not None:
+                if str(value) not in notes:
+                    notes.append(str(value))
+                cells.append(f"({notes.index(str(value)) + 1})")
             else:
                 cells.append(MISSING if value is None else _escape(str(value)))
         marked = marked or str(row.get("method", "")).endswith(UNVERIFIED_MARK)
         lines.append("| " + " | ".join(cells) + " |")
+    if notes:
+        lines.append("")
+        lines.extend(f"{number}. {note}" for number, note in enumerate(notes, 1))
     if marked:
         lines.append("")
         lines.append(

@@ -234,3 +234,19 @@ def test_module_docstrings_link_the_book():
     for item in (published, PublishedResult, results_table, to_markdown, format_params,
                  PublishedResult.row, PublishedResult.to_dict):
         assert "book/05_evaluation.ipynb" in item.__doc__
+
+
+def test_to_markdown_can_list_protocols_under_the_table():
+    rows = [
+        {"method": "ours", "f1": 0.8, "protocol": "FOV, pooled"},
+        {"method": "ours, TTA", "f1": 0.81, "protocol": "FOV, pooled"},
+        {"method": "theirs", "f1": 0.82, "protocol": "all pixels | mean"},
+        {"method": "unknown", "f1": 0.7},
+    ]
+    wide = to_markdown(rows).splitlines()
+    text = to_markdown(rows, protocol_notes=True)
+    lines = text.splitlines()
+    # The same table, rows in the same order, with note numbers as protocols.
+    assert lines[:2] == wide[:2] and len(lines) == len(wide) + 3
+    assert [line.split(" | ")[-1] for line in lines[2:6]] == ["(1) |", "(1) |", "(2) |", "— |"]
+    assert lines[6:] == ["", "1. FOV, pooled", "2. all pixels | mean"]
