@@ -26,8 +26,10 @@ COLAB_CELL = '''import sys
 if "google.colab" in sys.modules:  # Colab only: install the book's package
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "retina-tutorial @ git+https://github.com/retina-unet-book/retina-unet-book@main"], check=True)
+    repository = "https://github.com/retina-unet-book/retina-unet-book"
+    package = f"retina-tutorial @ git+{repository}@main"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, package], check=True)
 '''
 #: Markers of the chapter skeleton, in the order they must appear.
 SKELETON = (
@@ -41,6 +43,8 @@ SKELETON = (
     "## Resources and references",
 )
 MAX_CODE_LINES = 20
+#: Longest line of code a book page shows without scrolling.
+MAX_LINE_LENGTH = 79
 
 
 def _toc_files(entries):
@@ -160,6 +164,16 @@ def test_code_cells_are_short(path):
     lengths = [len(cell.source.splitlines()) for cell in _code_cells(_read(path))[1:]]
     long = [n for n in lengths if n > MAX_CODE_LINES]
     assert not long, f"{path.name}: code cells of {long} lines (> {MAX_CODE_LINES}); move code to the package"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_a_book_page(path):
+    # A book page shows about 80 characters of code before it scrolls.
+    long = [
+        line for cell in _code_cells(_read(path)) for line in cell.source.splitlines()
+        if len(line) > MAX_LINE_LENGTH
+    ]
+    assert not long, f"{path.name}: lines over {MAX_LINE_LENGTH} characters: {long}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
