@@ -250,7 +250,8 @@ def thin_vessels(masks) -> np.ndarray:
     stack = masks[None] if single else masks
     if stack.ndim != 3:
         raise ValueError(
-            f"thin_vessels: masks must be (H, W) or (N, H, W), got shape {masks.shape}."
+            "thin_vessels: masks must be (H, W) or (N, H, W), "
+            f"got shape {masks.shape}."
         )
     padded = np.pad(stack, ((0, 0), (2, 2), (2, 2)))
     height, width = stack.shape[1:]

@@ -24,6 +24,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from retina_tutorial import data, evaluate
 
@@ -85,7 +86,7 @@ def plot_roc_pr(
     Figure
     """
     curves = evaluate.roc_pr_curves(probabilities, truth, fov)
-    figure = Figure(figsize=(11, 5), dpi=DPI, layout="constrained")
+    figure = Figure(figsize=(9, 4.5), dpi=DPI, layout="constrained")
     roc, pr = figure.subplots(1, 2)
 
     roc.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="Chance (AUC = 0.5)")
@@ -467,6 +468,7 @@ def plot_history(history) -> Figure:
         if best is not None:
             ax.axvline(best, color="0.5", linestyle=":", linewidth=1)
         ax.set(xlabel="Epoch", ylabel=label, title=label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no half epochs
         ax.grid(alpha=0.3)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)

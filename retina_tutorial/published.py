@@ -485,9 +485,10 @@ def to_markdown(rows, *, protocol_notes: bool = False) -> str:
         Rows as returned by :func:`results_table`; missing keys show as
         :data:`MISSING`.
     protocol_notes : bool
-        Put each protocol in a numbered list under the table and only its
-        number, "(1)", in the Protocol column; rows with the same protocol
-        share a number. Keeps the table narrow enough for a book page.
+        Narrow enough for a book page: one table of the scores, each method
+        followed by the number of its protocol, "(1)"; a second table of
+        parameters and hardware; then the protocols as a numbered list.
+        Rows with the same protocol share a number.
 
     Returns
     -------
@@ -502,36 +503,30 @@ def to_markdown(rows, *, protocol_notes: bool = False) -> str:
     ValueError
         If a row is not a mapping or holds an invalid score or parameter count.
     """
-    lines = [
-        "| " + " | ".join(HEADERS[name] for name in COLUMNS) + " |",
-        "|" + "|".join("---:" if name in METRICS or name == "params" else "---" for name in COLUMNS) + "|",
-    ]
-    marked = False
-    notes: list[str] = []
+    rows = list(rows)
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise ValueError(
                 f"rows[{index}] must be a dict with the keys of COLUMNS, got {type(row).__name__}"
             )
-        cells = []
-        for name in COLUMNS:
-            value = row.get(name)
-            if name in METRICS:
-                value = _check_score(value, name, f"rows[{index}]['{name}']", allow_nan=True)
-                cells.append(MISSING if value is None or math.isnan(value) else f"{value:.4f}")
-            elif name == "params":
-                cells.append(format_params(value))
-            elif name == "protocol" and protocol_notes and value is not None:
-                if str(value) not in notes:
-                    notes.append(str(value))
-                cells.append(f"({notes.index(str(value)) + 1})")
-            else:
-                cells.append(MISSING if value is None else _escape(str(value)))
-        marked = marked or str(row.get("method", "")).endswith(UNVERIFIED_MARK)
-        lines.append("| " + " | ".join(cells) + " |")
-    if notes:
-        lines.append("")
-        lines.extend(f"{number}. {note}" for number, note in enumerate(notes, 1))
+    marked = any(str(row.get("method", "")).endswith(UNVERIFIED_MARK) for row in rows)
+    if protocol_notes:
+        notes: list[str] = []
+        numbered = []
+        for row in rows:
+            protocol = row.get("protocol")
+            method = MISSING if row.get("method") is None else str(row["method"])
+            if protocol is not None:
+                if str(protocol) not in notes:
+                    notes.append(str(protocol))
+                method += f" ({notes.index(str(protocol)) + 1})"
+            numbered.append({**row, "method": method})
+        lines = _table(numbered, ("method", *METRICS))
+        lines += ["", *_table(rows, ("method", "params", "hardware"))]
+        if notes:
+            lines += ["", *(f"{number}. {note}" for number, note in enumerate(notes, 1))]
+    else:
+        lines = _table(rows, COLUMNS)
     if marked:
         lines.append("")
         lines.append(
@@ -539,3 +534,24 @@ def to_markdown(rows, *, protocol_notes: bool = False) -> str:
             "see `retina_tutorial.published`."
         )
     return "\n".join(lines)
+
+
+def _table(rows, columns) -> list:
+    """Markdown lines of a table of ``rows`` with ``columns``."""
+    lines = [
+        "| " + " | ".join(HEADERS[name] for name in columns) + " |",
+        "|" + "|".join("---:" if name in METRICS or name == "params" else "---" for name in columns) + "|",
+    ]
+    for index, row in enumerate(rows):
+        cells = []
+        for name in columns:
+            value = row.get(name)
+            if name in METRICS:
+                value = _check_score(value, name, f"rows[{index}]['{name}']", allow_nan=True)
+                cells.append(MISSING if value is None or math.isnan(value) else f"{value:.4f}")
+            elif name == "params":
+                cells.append(format_params(value))
+            else:
+                cells.append(MISSING if value is None else _escape(str(value)))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines

@@ -718,7 +718,7 @@ def _summary_line(summary: dict, out_dir: Path) -> str:
     if resumed and summary["epochs_run"] > resumed:
         last = summary["epochs_run"]
         line += f", epoch{f's {resumed + 1}-' if last > resumed + 1 else ' '}{last} after resuming,"
-    line += f" in {summary['wall_time_seconds']:.0f} s"
+    line += f" in {summary['wall_time_seconds']:.0f}\N{NO-BREAK SPACE}s"  # never split
     if summary["best_epoch"] is None:
         line += f"; no epoch finished with a finite loss, so no best.keras in {out_dir}."
         return _wrap(line)

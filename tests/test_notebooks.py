@@ -168,12 +168,14 @@ def test_code_cells_are_short(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_code_lines_fit_a_book_page(path):
-    # A book page shows about 80 characters of code before it scrolls.
-    long = [
-        line for cell in _code_cells(_read(path)) for line in cell.source.splitlines()
-        if len(line) > MAX_LINE_LENGTH
-    ]
-    assert not long, f"{path.name}: lines over {MAX_LINE_LENGTH} characters: {long}"
+    # A book page shows about 80 characters of code before it scrolls; the
+    # box of a folded solution a few less.
+    long = []
+    for cell in _code_cells(_read(path)):
+        folded = "hide-cell" in cell.metadata.get("tags", [])
+        limit = MAX_LINE_LENGTH - 3 if folded else MAX_LINE_LENGTH
+        long += [line for line in cell.source.splitlines() if len(line) > limit]
+    assert not long, f"{path.name}: lines too long for a book page: {long}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -238,15 +238,22 @@ def test_module_docstrings_link_the_book():
 
 def test_to_markdown_can_list_protocols_under_the_table():
     rows = [
-        {"method": "ours", "f1": 0.8, "protocol": "FOV, pooled"},
+        {"method": "ours", "f1": 0.8, "params": 1_900_000, "hardware": "2 CPUs",
+         "protocol": "FOV, pooled"},
         {"method": "ours, TTA", "f1": 0.81, "protocol": "FOV, pooled"},
         {"method": "theirs", "f1": 0.82, "protocol": "all pixels | mean"},
         {"method": "unknown", "f1": 0.7},
     ]
-    wide = to_markdown(rows).splitlines()
-    text = to_markdown(rows, protocol_notes=True)
-    lines = text.splitlines()
-    # The same table, rows in the same order, with note numbers as protocols.
-    assert lines[:2] == wide[:2] and len(lines) == len(wide) + 3
-    assert [line.split(" | ")[-1] for line in lines[2:6]] == ["(1) |", "(1) |", "(2) |", "— |"]
-    assert lines[6:] == ["", "1. FOV, pooled", "2. all pixels | mean"]
+    lines = to_markdown(rows, protocol_notes=True).splitlines()
+    scores, rest = lines[:6], lines[6:]
+    # The scores, each method with the number of its protocol.
+    assert scores[0] == "| Method | " + " | ".join(HEADERS[m] for m in METRICS) + " |"
+    assert [line.split(" | ")[0] for line in scores[2:]] == [
+        "| ours (1)", "| ours, TTA (1)", "| theirs (2)", "| unknown"
+    ]
+    assert "0.8000" in scores[2] and "0.8200" in scores[4]
+    # Then parameters and hardware, then the protocols, once each.
+    assert rest[1:4] == ["| Method | Params | Hardware |", "|---|---:|---|", "| ours | 1.9 M | 2 CPUs |"]
+    assert rest[-3:] == ["", "1. FOV, pooled", "2. all pixels | mean"]
+    with pytest.raises(ValueError, match=r"rows\[0\]"):
+        to_markdown([["not", "a", "dict"]], protocol_notes=True)

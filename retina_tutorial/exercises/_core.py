@@ -13,8 +13,9 @@ from retina_tutorial import data
 
 #: Relative tolerance for answers that are fractions or scores.
 TOLERANCE = 0.002
-#: Printed feedback is wrapped to this width, to read well in a notebook.
-WIDTH = 79
+#: Printed feedback is wrapped to this width, so it fits a notebook and the
+#: narrower box of a folded solution on a book page.
+WIDTH = 74
 
 
 @dataclasses.dataclass(frozen=True)
