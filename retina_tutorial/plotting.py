@@ -300,7 +300,7 @@ def plot_probability_map(probabilities, *, fov=None, image_id=None) -> Figure:
     fov = np.ones(probabilities.shape, bool) if fov is None else evaluate._binary(fov, "fov")
     if fov.shape != probabilities.shape:
         raise ValueError(f"shapes differ: probabilities {probabilities.shape}, fov {fov.shape}.")
-    figure, axes, _ = _native_grid(
+    figure, axes, text = _native_grid(
         probabilities.shape,
         1,
         1,
@@ -316,13 +316,14 @@ def plot_probability_map(probabilities, *, fov=None, image_id=None) -> Figure:
     left = (ax.get_position().x1 * width + 25) / width
     bar = figure.add_axes((left, 0.2, 22 / width, 0.65))
     colourbar = figure.colorbar(mappable, cax=bar)
-    colourbar.set_label("Vessel probability (0 = background, 1 = vessel)")
+    colourbar.set_label("Vessel probability (0 = background, 1 = vessel)", fontsize=10 * text)
+    colourbar.ax.tick_params(labelsize=10 * text)
     if not fov.all():
         figure.legend(
             handles=[Patch(color=_OUTSIDE_FOV, label="Outside the field of view\n(not evaluated)")],
             loc="lower left",
             bbox_to_anchor=(left - 10 / width, 0.03),
-            fontsize=9,
+            fontsize=9 * text,
             frameon=False,
         )
     return figure

@@ -243,3 +243,12 @@ def test_history_names_the_package_metrics_and_shows_a_zero_learning_rate():
     assert titles == ["ROC AUC inside the FOV", "Dice inside the FOV", "Loss", "Learning rate"]
     rate = figure.axes[3]
     assert rate.get_yscale() == "linear" and rate.get_lines()[0].get_ydata()[-1] == 0.0
+
+
+def test_wide_probability_map_enlarges_its_text_with_the_figure():
+    small = plotting.plot_probability_map(np.full((40, 48), 0.5, np.float32))
+    wide = plotting.plot_probability_map(np.full((40, 1800), 0.5, np.float32))
+    label = lambda figure: figure.axes[1].yaxis.label.get_fontsize()
+    assert label(small) == 10
+    # 1800 + 24 + 220 pixels wide, shrunk to PAGE_PIXELS on a page.
+    assert label(wide) == pytest.approx(10 * (1800 + 24 + 220) / plotting.PAGE_PIXELS)
