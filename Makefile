@@ -1,10 +1,14 @@
 # The README's two commands: `make book` and `make test`.
 # Both create .venv on first use and install the project into it.
+# `make test-lowest` runs the package's tests again in .venv-lowest, made from
+# the oldest versions pyproject.toml accepts; CI runs it after `make test`.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+LOWEST_VENV ?= .venv-lowest
+LOWEST_PINS := .ci/lowest-requirements.txt
 # TensorFlow logs from C++ straight to stderr; ipykernel 7 would put those lines
 # in the book's pages. The book's kernels send them to the build log instead.
 KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
@@ -16,7 +20,7 @@ export RETINA_TUTORIAL_PROFILE ?= quick
 export MPLBACKEND ?= Agg
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: book test clean
+.PHONY: book test test-lowest clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +38,17 @@ book: $(INSTALLED) $(KERNEL_CONFIG)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest tests book --nbval-lax --durations=15
+
+$(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
+	rm -rf $(LOWEST_VENV)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python -m pip install --upgrade pip
+	$(LOWEST_VENV)/bin/python -m pip install -c $(LOWEST_PINS) -e ".[test]"
+	touch $@
+
+# The notebooks run on the newest versions only (`make test`).
+test-lowest: $(LOWEST_VENV)/.installed
+	$(LOWEST_VENV)/bin/python -m pytest tests --ignore=tests/test_notebooks.py --durations=10
 
 clean:
 	rm -rf _build .jupyter_cache

@@ -2,7 +2,7 @@
 
 Modules follow the pipeline, each importing only from earlier stages:
 ``config`` -> ``data`` / ``synthetic`` -> ``cache`` -> ``augment`` ->
-``model`` -> ``losses`` -> ``train`` -> ``inference`` -> ``evaluate`` ->
+``model`` -> ``model_files`` -> ``losses`` -> ``train`` -> ``inference`` -> ``evaluate`` ->
 ``plotting`` -> ``widgets`` / ``exercises`` -> ``cli``.
 """
 

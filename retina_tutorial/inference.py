@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from retina_tutorial import data
+from retina_tutorial import data, model_files
 from retina_tutorial import model as unet
 
 #: Images with more pixels than this are predicted in tiles unless told otherwise.
@@ -107,7 +107,9 @@ def load_model(path) -> keras.Model:
             "Give a file written by model.save('....keras')."
         )
     try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+        model = model_files.load(path)
+    except model_files.ModelVersionError as error:
+        raise ModelFileError(str(error)) from error
     except Exception as error:  # Keras raises many types; all mean "unusable file".
         raise ModelFileError(
             f"{path} could not be loaded as a Keras model "

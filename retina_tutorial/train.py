@@ -27,6 +27,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -36,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 import retina_tutorial
-from retina_tutorial import augment, config, data, losses, pipeline
+from retina_tutorial import augment, config, data, losses, model_files, pipeline
 from retina_tutorial import model as unet
 
 #: What a run folder may hold; any of them means "a run lives here".
@@ -257,8 +258,8 @@ def train(
         # meant to be evaluated and shared anywhere.
         for name in ("best.keras", "last.keras"):
             if (out_dir / name).exists():
-                saved = keras.saving.load_model(out_dir / name, safe_mode=True, compile=False)
-                float32_copy(saved).save(out_dir / name)
+                saved = model_files.load(out_dir / name)
+                model_files.save(float32_copy(saved), out_dir / name)
     summary = _summarise(
         profile, data, model, history, early_stopping, wall_time, start_epoch, gpu, strategy
     )
@@ -602,6 +603,9 @@ class _Checkpoint(keras.callbacks.ModelCheckpoint):
     def on_epoch_end(self, epoch, logs=None):
         if _finite_loss(logs):
             super().on_epoch_end(epoch, logs)
+            if os.path.exists(self.filepath):
+                # Readable by the oldest supported Keras, not only this one.
+                model_files.make_portable(self.filepath)
 
 
 class _Backup(keras.callbacks.BackupAndRestore):
@@ -630,7 +634,7 @@ class _EarlyStopping(keras.callbacks.EarlyStopping):
         self.best_epoch = self.resumed["epoch"]
         self.wait = self.resumed["finished_epochs"] - 1 - self.resumed["epoch"]
         if self.restore_best_weights and self.best_path.exists():
-            saved = keras.saving.load_model(self.best_path, safe_mode=True, compile=False)
+            saved = model_files.load(self.best_path)
             self.best_weights = saved.get_weights()
 
     def on_epoch_end(self, epoch, logs=None):

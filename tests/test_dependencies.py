@@ -39,9 +39,33 @@ def test_environment_and_pyproject_declare_the_same_dependencies():
 
 def test_both_files_are_really_read():
     for requirements in (pyproject_requirements(), environment_requirements()):
-        assert requirements["tensorflow"] == ">=2.16"
+        assert requirements["tensorflow"] == ">=2.17.0"
+        assert requirements["keras"] == ">=3.14.0"
         assert requirements["jupyter-book"] == ">=1,<2"
         assert "nbval" in requirements
+
+
+def lowest_pins() -> dict:
+    pins = {}
+    for line in (ROOT / ".ci" / "lowest-requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_the_lowest_environment_pins_every_dependency_at_its_declared_lower_bound():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = dict(_parse(r) for r in project["dependencies"])
+    assert all(spec.startswith(">=") and "," not in spec for spec in runtime.values()), runtime
+    assert lowest_pins() == {name: spec[2:] for name, spec in runtime.items()}
+
+
+def test_ci_runs_the_lowest_environment_after_the_readme_command():
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert lines.index("make test") < lines.index("make test-lowest")
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-c $(LOWEST_PINS)" in makefile and "LOWEST_PINS := .ci/lowest-requirements.txt" in makefile
 
 
 def test_package_and_pyproject_state_the_same_version():

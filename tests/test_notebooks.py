@@ -28,8 +28,11 @@ if "google.colab" in sys.modules:  # Colab only: install the book's package
 
     repository = "https://github.com/retina-unet-book/retina-unet-book"
     package = f"retina-tutorial @ git+{repository}@main"
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
     subprocess.run([*pip, package], check=True)
+    from retina_tutorial import environment
+
+    environment.install_requirements()  # upgrades what is too old, says so
 '''
 #: Markers of the chapter skeleton, in the order they must appear.
 SKELETON = (
@@ -150,12 +153,14 @@ def test_colab_cell_does_nothing_outside_colab(monkeypatch):
     assert calls == []
 
 
-def test_colab_cell_installs_the_package_on_colab(monkeypatch):
+def test_colab_cell_installs_the_package_then_checks_its_requirements(monkeypatch, capsys):
     calls = []
     _run_colab_guard(monkeypatch, calls, on_colab=True)
+    # This environment meets every requirement: pip runs once, for the package.
     (command,), = calls
-    assert command[:5] == [sys.executable, "-m", "pip", "install", "-q"]
-    assert command[5].startswith("retina-tutorial @ git+https://github.com/")
+    assert command[:6] == [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
+    assert command[6].startswith("retina-tutorial @ git+https://github.com/")
+    assert "already has what the book needs" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
