@@ -56,13 +56,25 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tta", action="store_true", help="average over flipped copies")
     evaluate.set_defaults(handler=_evaluate)
 
-    predict = commands.add_parser("predict", help="segment any fundus photograph")
+    predict = commands.add_parser("predict", help="segment any fundus photograph, resized to the model's scale")
     predict.add_argument("images", nargs="+", help="PNG, JPEG or TIFF fundus images")
     predict.add_argument("--model", required=True, help="a .keras file, or 'pretrained'")
     predict.add_argument("--out", required=True, help="folder for the probability and binary PNGs")
     predict.add_argument("--fov", help="FOV mask for a single image (estimated when omitted)")
     predict.add_argument("--threshold", type=float, default=0.5, help="binary threshold in [0, 1]")
     predict.add_argument("--tta", action="store_true", help="average over flipped copies")
+    predict.add_argument(
+        "--field-of-view", type=float, default=45.0, metavar="DEGREES",
+        help="the camera's field angle (default 45; STARE 35, CHASE_DB1 30)",
+    )
+    predict.add_argument(
+        "--fov-diameter", type=float, metavar="PIXELS",
+        help="FOV diameter in pixels (default: measured from the FOV mask)",
+    )
+    predict.add_argument(
+        "--native-size", action="store_true",
+        help="predict at the size given, without resizing to the model's scale",
+    )
     predict.set_defaults(handler=_predict)
     return parser
 
@@ -147,6 +159,10 @@ def _predict(arguments) -> int:
             fov_path=arguments.fov,
             threshold=arguments.threshold,
             tta=arguments.tta,
+            field_degrees=arguments.field_of_view,
+            fov_diameter=arguments.fov_diameter,
+            native_size=arguments.native_size,
+            verbose=True,
         )
         print(f"{image_path} -> {', '.join(str(p) for p in written)}")
     return 0

@@ -12,6 +12,13 @@ are ``None`` unless set, which is what an older Keras does anyway, so:
 * :func:`save` (used by ``train`` for ``best.keras`` and ``last.keras``)
   writes the file and then leaves out every such argument that is ``None``;
   the weights are copied byte for byte.
+* The package's own facts about a model (the image scale it was trained at,
+  :mod:`retina_tutorial.scale`) travel inside the file, in ``metadata.json``
+  under ``"retina_tutorial"``, which Keras does not read: a file copied
+  elsewhere still knows them. :func:`read_info` reads them; :func:`load`
+  puts the training scale on the model as ``model.training_scale``. A file
+  re-saved with plain ``model.save`` loses them, and is then taken to be at
+  DRIVE's scale.
 * :func:`load` reads any ``.keras`` file in safe mode; when the running Keras
   rejects an argument it does not know, and that argument is ``None`` in the
   file, it is left out and the file read again (from a temporary copy: the
@@ -30,6 +37,10 @@ from pathlib import Path
 
 import keras
 
+from retina_tutorial import scale
+
+#: Where the package's own facts live in a file's ``metadata.json``.
+PACKAGE_KEY = "retina_tutorial"
 #: Constructor arguments that Keras versions newer than the oldest supported
 #: one write, and that mean "as before" when they are None.
 NEWER_ARGUMENTS = ("input_axes", "output_axes")
@@ -75,8 +86,19 @@ def without_arguments(config, names) -> tuple[object, int]:
     return walk(config), dropped
 
 
-def _rewrite_config(source: Path, target: Path, names) -> int:
-    """Copy the archive ``source`` to ``target`` with ``names`` dropped from its config."""
+def read_info(path) -> dict:
+    """The package's facts stored in a ``.keras`` file (``{}`` when there are none)."""
+    with zipfile.ZipFile(path) as archive:
+        try:
+            metadata = json.loads(archive.read("metadata.json"))
+        except (KeyError, ValueError):
+            return {}
+    return dict(metadata.get(PACKAGE_KEY, {}))
+
+
+def _rewrite(source: Path, target: Path, names, info=None) -> int:
+    """Copy the archive ``source`` to ``target`` with ``names`` dropped from its config
+    and, when given, ``info`` stored in its metadata."""
     with zipfile.ZipFile(source) as archive:
         config, dropped = without_arguments(json.loads(archive.read("config.json")), names)
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as copy:
@@ -84,31 +106,35 @@ def _rewrite_config(source: Path, target: Path, names) -> int:
                 content = archive.read(member.filename)
                 if member.filename == "config.json":
                     content = json.dumps(config).encode()
+                elif member.filename == "metadata.json" and info is not None:
+                    content = json.dumps({**json.loads(content), PACKAGE_KEY: info}).encode()
                 copy.writestr(member, content)
     return dropped
 
 
-def make_portable(path) -> int:
+def make_portable(path, info: dict | None = None) -> int:
     """Rewrite the ``.keras`` file ``path`` so that older Keras versions read it.
 
-    Leaves out the :data:`NEWER_ARGUMENTS` that are None; the weights and
-    everything else stay as they are. The file is replaced in one step, so an
-    interruption leaves the old file or the new one, never half of one.
+    Leaves out the :data:`NEWER_ARGUMENTS` that are None and, when ``info``
+    is given, stores it as the package's facts about the model (see
+    :func:`read_info`); the weights and everything else stay as they are. The
+    file is replaced in one step, so an interruption leaves the old file or
+    the new one, never half of one.
 
     Returns
     -------
     int
-        How many arguments were left out (0: the file was not touched).
+        How many arguments were left out.
     """
     path = Path(path)
     with zipfile.ZipFile(path) as archive:
         _, dropped = without_arguments(json.loads(archive.read("config.json")), NEWER_ARGUMENTS)
-    if not dropped:
+    if not dropped and (info is None or read_info(path) == info):
         return 0
     fd, temporary = tempfile.mkstemp(suffix=".keras", dir=path.parent)
     os.close(fd)
     try:
-        _rewrite_config(path, Path(temporary), NEWER_ARGUMENTS)
+        _rewrite(path, Path(temporary), NEWER_ARGUMENTS, info)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -116,18 +142,24 @@ def make_portable(path) -> int:
     return dropped
 
 
+def info_of(model) -> dict:
+    """The package's facts about an in-memory model, as stored by :func:`save`."""
+    return {"training_scale": scale.of_model(model).to_dict()}
+
+
 def save(model: keras.Model, path) -> Path:
     """Save ``model`` to the ``.keras`` file ``path``, readable by every supported Keras.
 
-    Written to a temporary file beside ``path`` first, so a failure never
-    leaves a damaged file where a good one was.
+    The file carries the model's training scale (:func:`info_of`). Written to
+    a temporary file beside ``path`` first, so a failure never leaves a
+    damaged file where a good one was.
     """
     path = Path(path)
     fd, temporary = tempfile.mkstemp(suffix=".keras", dir=path.parent)
     os.close(fd)
     try:
         model.save(temporary)
-        make_portable(temporary)
+        make_portable(temporary, info_of(model))
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -152,7 +184,7 @@ def load(path) -> keras.Model:
         source = path
         while True:
             try:
-                return keras.saving.load_model(source, safe_mode=True, compile=False)
+                model = keras.saving.load_model(source, safe_mode=True, compile=False)
             except (TypeError, ValueError) as error:
                 name = _unknown_argument(error)
                 if name is None or name in dropped_names:
@@ -168,7 +200,12 @@ def load(path) -> keras.Model:
                     ) from error
                 dropped_names.add(name)
                 source = Path(folder) / f"{len(dropped_names)}_{path.name}"
-                _rewrite_config(path, source, dropped_names)
+                _rewrite(path, source, dropped_names)
+                continue
+            stored = read_info(path).get("training_scale")
+            if stored is not None:
+                model.training_scale = scale.Scale.from_dict(stored)
+            return model
 
 
 def _unknown_argument(error: Exception) -> str | None:

@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 import retina_tutorial
-from retina_tutorial import augment, config, data, losses, model_files, pipeline
+from retina_tutorial import augment, config, data, losses, model_files, pipeline, scale
 from retina_tutorial import model as unet
 
 #: What a run folder may hold; any of them means "a run lives here".
@@ -178,6 +178,8 @@ def train(
     with strategy.scope():
         with _dtype_policy("mixed_float16" if gpu else None):
             model = unet.build_unet(preset=profile.preset, contrast_sigma=profile.contrast_sigma)
+        # Saved in every checkpoint: predict_photograph resizes to it.
+        model.training_scale = scale.of_masks(data.train.fov)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(profile)),
             loss=losses.get_loss(profile.loss),
@@ -259,7 +261,9 @@ def train(
         for name in ("best.keras", "last.keras"):
             if (out_dir / name).exists():
                 saved = model_files.load(out_dir / name)
-                model_files.save(float32_copy(saved), out_dir / name)
+                copy = float32_copy(saved)
+                copy.training_scale = scale.of_model(saved)
+                model_files.save(copy, out_dir / name)
     summary = _summarise(
         profile, data, model, history, early_stopping, wall_time, start_epoch, gpu, strategy
     )
@@ -604,8 +608,8 @@ class _Checkpoint(keras.callbacks.ModelCheckpoint):
         if _finite_loss(logs):
             super().on_epoch_end(epoch, logs)
             if os.path.exists(self.filepath):
-                # Readable by the oldest supported Keras, not only this one.
-                model_files.make_portable(self.filepath)
+                # Readable by the oldest supported Keras, and knows its scale.
+                model_files.make_portable(self.filepath, model_files.info_of(self.model))
 
 
 class _Backup(keras.callbacks.BackupAndRestore):
@@ -650,6 +654,7 @@ def _run_config(profile, dataset, model, gpu, strategy) -> dict:
             "preset": profile.preset,
             "parameters": int(model.count_params()),
             "depth": unet.model_depth(model),
+            "training_scale": scale.of_model(model).to_dict(),
         },
         "mixed_precision": gpu,
         "replicas": int(strategy.num_replicas_in_sync),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retina_tutorial import cli, config
+from retina_tutorial import cli, config, model_files, scale
 from retina_tutorial import model as unet
 
 pytestmark = pytest.mark.filterwarnings(
@@ -19,7 +19,10 @@ pytestmark = pytest.mark.filterwarnings(
 @pytest.fixture(scope="module")
 def tiny_model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    unet.build_unet(base_filters=4, depth=2, name="tiny").save(path)
+    model = unet.build_unet(base_filters=4, depth=2, name="tiny")
+    # Trained, as it were, on photographs as small as the tests' (FOV 90 px).
+    model.training_scale = scale.Scale(90.0)
+    model_files.save(model, path)
     return path
 
 
@@ -61,6 +64,42 @@ def test_predict_writes_probability_and_binary_maps(tiny_model_file, tmp_path, c
     with Image.open(out / "eye_vessels.png") as binary:
         assert binary.size == (90, 70)
         assert set(np.unique(np.asarray(binary))) <= {0, 255}
+
+
+def test_predict_names_the_scale_and_the_factor(tiny_model_file, tmp_path, capsys):
+    # A disc 180 px wide cut at top and bottom by a 140 px frame: twice the model's scale.
+    rows, cols = np.indices((140, 180))
+    disc = (rows - 69.5) ** 2 + (cols - 89.5) ** 2 <= 90**2
+    pixels = np.where(disc[..., None], np.array([180, 90, 40], np.uint8), np.uint8(0))
+    image = tmp_path / "eye.png"
+    Image.fromarray(pixels.astype(np.uint8)).save(image)
+    out = tmp_path / "pred"
+    assert cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "eye.png: FOV 180 px wide at 45°, 4.0 px/degree; resized by 0.500" in printed
+    with Image.open(out / "eye_probability.png") as probability:
+        assert probability.size == (180, 140)
+        assert float(probability.text["resize_factor"]) == 0.5
+    arguments = ["predict", str(image), "--model", str(tiny_model_file), "--out", str(out)]
+    assert cli.main([*arguments, "--native-size"]) == 0
+    assert "not resized" in capsys.readouterr().out
+    # A 30° camera: the same width holds 1.5 times as many pixels per degree.
+    assert cli.main([*arguments, "--field-of-view", "30"]) == 0
+    assert "at 30°, 6.0 px/degree; resized by 0.333" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--fov-diameter", "-3", "FOV diameter must be a positive number"),
+    ("--fov-diameter", "10", "would need enlarging 9.0x"),
+    ("--field-of-view", "0", "field angle must lie in (0, 200]"),
+])
+def test_predict_refuses_a_bad_scale_naming_the_file(tiny_model_file, tmp_path, capsys, option, value, message):
+    image = _fundus_png(tmp_path / "eye.png")
+    arguments = ["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]
+    assert cli.main([*arguments, option, value]) == 2
+    error = capsys.readouterr().err
+    assert str(image) in error and message in error
+    assert not (tmp_path / "o").exists()
 
 
 def test_predict_handles_rgba(tiny_model_file, tmp_path):

@@ -348,5 +348,5 @@ def test_scale_factor():
     _specific(check(4, large, reference, verbose=False), "enlarges")
     _specific(check(0.0625, large, reference, verbose=False), "areas")
     _specific(check(0.5, large, reference, verbose=False), "hint")
-    with pytest.raises(ValueError, match="some True pixels"):
+    with pytest.raises(ValueError, match="the FOV mask is empty"):
         check(0.25, np.zeros((4, 4), bool), reference, verbose=False)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retina_tutorial import inference, model as unet
+from retina_tutorial import inference, model_files, scale
+from retina_tutorial import model as unet
 
 
 def _small_unet(depth=1):
@@ -30,7 +31,10 @@ def _hand_built(channels=3, outputs=1):
 
 @pytest.fixture(scope="module")
 def small():
-    return _small_unet()
+    model = _small_unet()
+    # Trained, as it were, on photographs as small as these tests' (FOV 100 px).
+    model.training_scale = scale.Scale(100.0)
+    return model
 
 
 # --- padding -----------------------------------------------------------------
@@ -457,3 +461,91 @@ def test_estimate_fov_agrees_with_drive_masks(drive_dataset):
     # Measured: Dice mean 0.9980 (min 0.9945), accuracy mean 0.9972 (min 0.9924).
     assert np.mean(dice) >= 0.995 and min(dice) >= 0.98
     assert np.mean(accuracy) >= 0.99
+
+
+# --- prediction at the model's scale -------------------------------------------
+
+
+def _photograph(diameter, frame=None):
+    """A bright disc of the given diameter on black, with a few dark 'vessels'."""
+    height, width = frame or (diameter + 20, diameter + 20)
+    rows, cols = np.indices((height, width))
+    disc = (rows - (height - 1) / 2) ** 2 + (cols - (width - 1) / 2) ** 2 <= (diameter / 2) ** 2
+    image = np.where(disc[..., None], np.float32([0.7, 0.35, 0.15]), np.float32(0))
+    image[:, :: max(2, diameter // 12)] *= 0.5
+    return image.astype(np.float32), disc
+
+
+def test_a_photograph_at_twice_the_scale_is_halved_predicted_and_restored(small):
+    photo, disc = _photograph(200)  # the model's scale is 100 px across the FOV
+    result = inference.predict_photograph(small, photo)
+    assert result.factor == pytest.approx(0.5, rel=0.02)
+    assert result.photo_scale.fov_diameter == pytest.approx(200, abs=2)
+    assert result.probabilities.shape == photo.shape[:2] and result.probabilities.dtype == np.float32
+    assert not result.probabilities[~result.fov].any()
+    by_hand = scale.resize_image(
+        inference.predict(small, scale.resize_image(photo, scale.resized_shape(photo.shape, result.factor))),
+        photo.shape[:2],
+    )
+    np.testing.assert_allclose(result.probabilities, np.where(result.fov, by_hand, 0), atol=1e-6)
+    assert "resized by 0.50" in result.describe()
+
+
+def test_a_photograph_at_the_models_scale_is_not_resampled(small):
+    photo, disc = _photograph(103)  # within 5 %: exactly what predict gives
+    result = inference.predict_photograph(small, photo, fov=disc)
+    assert result.factor == 1.0
+    np.testing.assert_array_equal(result.probabilities, np.where(disc, inference.predict(small, photo), 0))
+
+
+def test_native_size_keeps_todays_behaviour(small):
+    photo, disc = _photograph(200)
+    result = inference.predict_photograph(small, photo, fov=disc, native_size=True)
+    assert result.factor == 1.0 and result.photo_scale is None
+    np.testing.assert_array_equal(result.probabilities, np.where(disc, inference.predict(small, photo), 0))
+
+
+def test_the_field_angle_and_an_explicit_diameter_set_the_factor(small):
+    photo, disc = _photograph(200)
+    assert inference.predict_photograph(small, photo, field_degrees=30).factor == pytest.approx(1 / 3, rel=0.02)
+    assert inference.predict_photograph(small, photo, fov_diameter=400).factor == pytest.approx(0.25)
+
+
+@pytest.mark.filterwarnings(SAVING_WARNING)
+def test_a_model_is_rescaled_to_its_own_training_scale_which_travels_in_its_file(small, tmp_path):
+    path = model_files.save(small, tmp_path / "small.keras")
+    assert model_files.read_info(path)["training_scale"]["fov_diameter"] == 100.0
+    loaded = inference.load_model(path)
+    assert scale.of_model(loaded) == scale.Scale(100.0)
+    photo, _ = _photograph(200)
+    assert inference.predict_photograph(loaded, photo).factor == pytest.approx(0.5, rel=0.02)
+    # The same network saved by plain Keras has no scale: it is taken as DRIVE's.
+    small.save(tmp_path / "plain.keras")
+    assert scale.of_model(inference.load_model(tmp_path / "plain.keras")) == scale.DRIVE
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"fov_diameter": 0}, "FOV diameter must be a positive number"),
+    ({"fov_diameter": 20}, "would need enlarging 5.0x"),
+    ({"field_degrees": -1}, "field angle must lie in"),
+    ({"fov": np.ones((5, 5), bool)}, "give the FOV mask of this photograph"),
+])
+def test_bad_scale_input_gets_a_clear_message(small, bad, message):
+    photo, _ = _photograph(100)
+    with pytest.raises(ValueError, match=message):
+        inference.predict_photograph(small, photo, **bad)
+
+
+def test_a_photograph_without_a_field_of_view_is_refused(small, tmp_path):
+    Image.fromarray(np.zeros((50, 60, 3), np.uint8)).save(tmp_path / "dark.png")
+    with pytest.raises(ValueError, match=r"dark\.png: image is uniformly dark"):
+        inference.predict_file(small, tmp_path / "dark.png", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_large_photographs_fov_is_found_on_a_reduced_copy():
+    photo, disc = _photograph(2100, frame=(2200, 2600))
+    fov = inference.estimate_fov(photo)
+    assert fov.shape == disc.shape
+    assert 2 * (fov & disc).sum() / (fov.sum() + disc.sum()) > 0.995
+    assert scale.fov_diameter(fov) == pytest.approx(2100, rel=0.005)

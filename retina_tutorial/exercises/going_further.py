@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from retina_tutorial import scale
 from retina_tutorial.exercises._core import (
     Result,
     _as_number,
@@ -202,12 +203,8 @@ def check_tta(answer, model, image, *, verbose: bool = True) -> Result:
 
 
 def _fov_diameter(fov) -> int:
-    """Width of the widest row of a FOV mask, in pixels."""
-    fov = np.asarray(fov, bool)
-    if fov.ndim != 2 or not fov.any():
-        raise ValueError("fov must be one (H, W) mask with some True pixels.")
-    columns = np.flatnonzero(fov.any(axis=0))
-    return int(columns[-1] - columns[0] + 1)
+    """Diameter of a FOV mask in pixels, measured as the package measures it."""
+    return int(round(scale.fov_diameter(fov)))
 
 
 def check_scale_factor(answer, fov_large, fov_reference, *, verbose: bool = True) -> Result:
