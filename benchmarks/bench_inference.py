@@ -34,10 +34,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from retina_tutorial import data, evaluate, inference, model as unet  # noqa: E402
+from retina_tutorial import data, evaluate, inference
+from retina_tutorial import model as unet
 
 TARGET_COMPACT_SECONDS = 0.2
 TARGET_METRICS_SECONDS = 2.0

@@ -26,6 +26,7 @@ synthetic set; the first line printed says which.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 import platform
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
             dataset.train, patch_size=size, batch_size=batch, seed=args.seed, augment=True
         )
     )
-    pipeline_rate, count = rate(lambda: next(patches), args.seconds, warm_up=5)
+    pipeline_rate, count = rate(functools.partial(next, patches), args.seconds, warm_up=5)
     print(f"(a) Keras 3 patch pipeline        : {pipeline_rate:8.2f} batches/s ({count} batches)")
 
     # (b) One training step of the profile's U-Net on one batch of the same shape.
@@ -158,7 +159,7 @@ def whole_batches(dataset, args, batch: int = 2) -> None:
     whole = iter(
         pipeline.whole_images(dataset.train, multiple=multiple, batch_size=batch, seed=args.seed)
     )
-    whole_rate, count = rate(lambda: next(whole), args.seconds, warm_up=2)
+    whole_rate, count = rate(functools.partial(next, whole), args.seconds, warm_up=2)
     del whole
     images, targets = next(
         iter(pipeline.whole_images(dataset.train, multiple=multiple, augment=False))

@@ -35,10 +35,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-from sklearn.metrics import f1_score, roc_auc_score  # noqa: E402
+import numpy as np
+from sklearn.metrics import f1_score, roc_auc_score
 
-from retina_tutorial import data, inference, pretrained, scale  # noqa: E402
+from retina_tutorial import data, inference, pretrained, scale
 
 #: Rows of DRIVE's 584 kept in the "cut circle" case: the FOV (rows ~25 to
 #: ~560) loses about 8 % of its diameter at the top and at the bottom.

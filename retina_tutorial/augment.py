@@ -87,7 +87,7 @@ class _StatelessSeed(keras.random.SeedGenerator):
     variable); Keras only ever calls :meth:`next` on it.
     """
 
-    def __init__(self, seed):  # noqa: D107 - see class docstring
+    def __init__(self, seed):
         self._seed = seed
         self._count = 0
 

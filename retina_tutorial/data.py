@@ -81,7 +81,7 @@ class Split:
         second = "" if self.vessels_2nd is None else ", with 2nd manual"
         return f"Split({len(self)} images of {self.images.shape[1:3]}{second})"
 
-    def select(self, ids) -> "Split":
+    def select(self, ids) -> Split:
         """The sub-split holding only ``ids``, in that order."""
         index = [self.ids.index(i) for i in ids]
         second = None if self.vessels_2nd is None else self.vessels_2nd[index]

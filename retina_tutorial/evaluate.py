@@ -684,7 +684,7 @@ def write_report(report: EvaluationReport, out_dir, *, model_path=None) -> Path:
             "keras_backend": keras.backend.backend(),
             "numpy": np.__version__,
         },
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     metrics_file = out_dir / "metrics.json"
     metrics_file.write_text(json.dumps(_json_safe(document), indent=2, allow_nan=False) + "\n")

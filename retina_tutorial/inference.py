@@ -806,7 +806,7 @@ def _tile_layout(shape, tiles, overlap: int, multiple: int):
 def _tile_starts(length: int, tile: int, stride: int) -> list[int]:
     if length <= tile:
         return [0]
-    return list(range(0, length - tile, stride)) + [length - tile]
+    return [*list(range(0, length - tile, stride)), length - tile]
 
 
 def _tile_weights(start: int, tile: int, length: int, overlap: int) -> np.ndarray:

@@ -213,7 +213,7 @@ class LocalContrastNormalization(keras.layers.Layer):
             )
         self.sigma = float(sigma)
         self.epsilon = float(epsilon)
-        self.radius = int(math.ceil(3 * self.sigma))
+        self.radius = math.ceil(3 * self.sigma)
 
     def build(self, input_shape):
         offsets = np.arange(-self.radius, self.radius + 1, dtype="float32")

@@ -312,7 +312,7 @@ def plot_probability_map(probabilities, *, fov=None, image_id=None) -> Figure:
     shown = np.ma.masked_array(probabilities, mask=~fov)
     colours = matplotlib.colormaps["magma"].with_extremes(bad=_OUTSIDE_FOV)
     mappable = ax.imshow(shown, cmap=colours, vmin=0, vmax=1, interpolation="none")
-    width, height = figure.get_size_inches() * DPI
+    width, _height = figure.get_size_inches() * DPI
     left = (ax.get_position().x1 * width + 25) / width
     bar = figure.add_axes((left, 0.2, 22 / width, 0.65))
     colourbar = figure.colorbar(mappable, cax=bar)

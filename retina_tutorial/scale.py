@@ -173,7 +173,7 @@ def resize_factor(photo: Scale, model: Scale) -> float:
 
 def resized_shape(shape, factor: float) -> tuple[int, int]:
     """``(height, width)`` scaled by ``factor``, rounded, at least 1 pixel each."""
-    return tuple(max(1, int(round(side * factor))) for side in shape[:2])
+    return tuple(max(1, round(side * factor)) for side in shape[:2])
 
 
 def resize_image(image: np.ndarray, shape) -> np.ndarray:

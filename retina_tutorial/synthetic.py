@@ -266,7 +266,13 @@ class _Vessel:
     """One unbranched piece of the tree and how each observer drew it."""
 
     __slots__ = (
-        "points", "widths", "contrast", "end_1st", "end_2nd", "delta_2nd", "shift_2nd"
+        "contrast",
+        "delta_2nd",
+        "end_1st",
+        "end_2nd",
+        "points",
+        "shift_2nd",
+        "widths"
     )
 
 

@@ -3,13 +3,12 @@
 import functools
 
 import pytest
+from fake_drive import make_fake_drive
 
 from retina_tutorial import config, data
 
-from fake_drive import make_fake_drive
 
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _drive():
     location = config.data_location()
     if location is None:
@@ -23,7 +22,7 @@ def _drive():
     return data.load_drive(location)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _synthetic():
     return data.load_dataset(synthetic=True, verbose=False)
 

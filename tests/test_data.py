@@ -4,11 +4,12 @@ import zipfile
 
 import numpy as np
 import pytest
+from fake_drive import SHAPE
+from fake_drive import write_image as _write_image
 from PIL import Image
 
 from retina_tutorial import config, data
 
-from fake_drive import SHAPE, write_image as _write_image
 
 def _zip_folder(folder, archive_path, prefix="DRIVE/"):
     with zipfile.ZipFile(archive_path, "w") as archive:
@@ -68,7 +69,7 @@ def test_zip_with_escaping_path_is_refused(fake_drive, tmp_path, member):
 def test_zip_member_too_large_is_refused(fake_drive, tmp_path, monkeypatch):
     archive = _zip_folder(fake_drive, tmp_path / "DRIVE.zip")
     monkeypatch.setattr(data, "MAX_MEMBER_BYTES", 100)
-    with pytest.raises(data.DataError, match="claims .* bytes"):
+    with pytest.raises(data.DataError, match=r"claims .* bytes"):
         data.load_drive(archive)
 
 
@@ -100,39 +101,39 @@ def test_not_a_zip_file(tmp_path):
 
 def test_missing_file_is_named(fake_drive):
     (fake_drive / "test/2nd_manual/07_manual2.gif").unlink()
-    with pytest.raises(data.DataError, match="07_manual2.gif is missing"):
+    with pytest.raises(data.DataError, match=r"07_manual2.gif is missing"):
         data.load_drive(fake_drive)
 
 
 def test_corrupt_image_is_named(fake_drive):
     (fake_drive / "training/images/25_training.tif").write_bytes(b"garbage" * 10)
-    with pytest.raises(data.DataError, match="25_training.tif: cannot be read"):
+    with pytest.raises(data.DataError, match=r"25_training.tif: cannot be read"):
         data.load_drive(fake_drive)
 
 
 def test_truncated_image_is_named(fake_drive):
     file = fake_drive / "test/images/03_test.tif"
     file.write_bytes(file.read_bytes()[:200])
-    with pytest.raises(data.DataError, match="03_test.tif: cannot be read.*corrupt or truncated"):
+    with pytest.raises(data.DataError, match=r"03_test.tif: cannot be read.*corrupt or truncated"):
         data.load_drive(fake_drive)
 
 
 def test_mask_with_wrong_shape(fake_drive):
     _write_image(fake_drive / "training/mask/30_training_mask.gif", "P", shape=(5, 5))
-    with pytest.raises(data.DataError, match="30_training_mask.gif: shape .* does not match"):
+    with pytest.raises(data.DataError, match=r"30_training_mask.gif: shape .* does not match"):
         data.load_drive(fake_drive)
 
 
 def test_annotation_with_many_grey_levels(fake_drive):
     noisy = np.arange(SHAPE[0] * SHAPE[1], dtype=np.uint8).reshape(SHAPE)
     Image.fromarray(noisy).save(fake_drive / "test/1st_manual/05_manual1.gif")
-    with pytest.raises(data.DataError, match="05_manual1.gif: expected a binary mask"):
+    with pytest.raises(data.DataError, match=r"05_manual1.gif: expected a binary mask"):
         data.load_drive(fake_drive)
 
 
 def test_greyscale_image_is_refused(fake_drive):
     _write_image(fake_drive / "test/images/04_test.tif", "L")
-    with pytest.raises(data.DataError, match="04_test.tif: expected an RGB"):
+    with pytest.raises(data.DataError, match=r"04_test.tif: expected an RGB"):
         data.load_drive(fake_drive)
 
 

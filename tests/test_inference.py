@@ -383,7 +383,7 @@ def test_read_fundus_bad_files(tmp_path):
 
 
 def test_predict_file_writes_three_pngs(small, tmp_path):
-    image, disc = _disc_image()
+    image, _disc = _disc_image()
     Image.fromarray(np.round(image * 255).astype(np.uint8)).save(tmp_path / "eye.png")
     written = inference.predict_file(small, tmp_path / "eye.png", tmp_path / "out", threshold=0.5)
     assert [p.name for p in written] == ["eye_probability.png", "eye_vessels.png", "eye_fov.png"]
@@ -477,7 +477,7 @@ def _photograph(diameter, frame=None):
 
 
 def test_a_photograph_at_twice_the_scale_is_halved_predicted_and_restored(small):
-    photo, disc = _photograph(200)  # the model's scale is 100 px across the FOV
+    photo, _disc = _photograph(200)  # the model's scale is 100 px across the FOV
     result = inference.predict_photograph(small, photo)
     assert result.factor == pytest.approx(0.5, rel=0.02)
     assert result.photo_scale.fov_diameter == pytest.approx(200, abs=2)
@@ -506,7 +506,7 @@ def test_native_size_keeps_todays_behaviour(small):
 
 
 def test_the_field_angle_and_an_explicit_diameter_set_the_factor(small):
-    photo, disc = _photograph(200)
+    photo, _disc = _photograph(200)
     assert inference.predict_photograph(small, photo, field_degrees=30).factor == pytest.approx(1 / 3, rel=0.02)
     assert inference.predict_photograph(small, photo, fov_diameter=400).factor == pytest.approx(0.25)
 

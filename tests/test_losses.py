@@ -131,7 +131,7 @@ def test_get_loss_returns_the_named_function(name, function):
 
 @pytest.mark.parametrize("name", ["BCE", "focal", "", None])
 def test_get_loss_refuses_unknown_names(name):
-    with pytest.raises(ValueError, match="Unknown loss .*choose one of 'bce', 'dice', 'bce_dice'"):
+    with pytest.raises(ValueError, match=r"Unknown loss .*choose one of 'bce', 'dice', 'bce_dice'"):
         losses.get_loss(name)
 
 

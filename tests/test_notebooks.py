@@ -123,7 +123,7 @@ def test_first_code_cell_installs_on_colab_then_shows_profile_and_data(path):
     assert source.startswith(COLAB_CELL), f"{path.name}: first code cell must start with the Colab cell"
     for line in ("profile = config.get_profile()", "print(profile)", "dataset = data.load_dataset()"):
         assert line in source, f"{path.name}: first code cell lacks `{line}`"
-    tree = ast.parse("\n".join(l for l in source.splitlines() if not l.startswith("%")))
+    tree = ast.parse("\n".join(line for line in source.splitlines() if not line.startswith("%")))
     modules = {module.name for module in pkgutil.iter_modules(retina_tutorial.__path__)}
     imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                 and node.module == "retina_tutorial" for alias in node.names]

@@ -44,7 +44,7 @@ def _texts(figure) -> str:
 
 
 def test_roc_pr_legend_and_second_observer(example):
-    image, truth, probabilities, fov = example
+    _image, truth, probabilities, fov = example
     second = {"sensitivity": 0.77, "specificity": 0.97, "precision": 0.8, "f1": 0.79}
     figure = plotting.plot_roc_pr(probabilities, truth, fov, second_observer=second, label="Net")
     assert isinstance(figure, Figure)
@@ -118,7 +118,7 @@ def test_per_image_bars_with_reference():
     figure = plotting.plot_per_image(rows, metric="f1", reference_rows=reference)
     ax = figure.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["01", "02"]
-    diamonds = [line for line in ax.get_lines() if line.get_marker() == "D"][0]
+    diamonds = next(line for line in ax.get_lines() if line.get_marker() == "D")
     np.testing.assert_allclose(diamonds.get_ydata(), [0.81, 0.79])
     assert ax.get_ylabel() == "F1 score (Dice)"
 
@@ -248,7 +248,8 @@ def test_history_names_the_package_metrics_and_shows_a_zero_learning_rate():
 def test_wide_probability_map_enlarges_its_text_with_the_figure():
     small = plotting.plot_probability_map(np.full((40, 48), 0.5, np.float32))
     wide = plotting.plot_probability_map(np.full((40, 1800), 0.5, np.float32))
-    label = lambda figure: figure.axes[1].yaxis.label.get_fontsize()
+    def label(figure):
+        return figure.axes[1].yaxis.label.get_fontsize()
     assert label(small) == 10
     # 1800 + 24 + 220 pixels wide, shrunk to PAGE_PIXELS on a page.
     assert label(wide) == pytest.approx(10 * (1800 + 24 + 220) / plotting.PAGE_PIXELS)

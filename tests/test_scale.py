@@ -66,7 +66,7 @@ def test_a_factor_just_outside_the_tolerance_is_kept():
 
 
 def test_a_tiny_fov_is_refused_with_what_was_measured_and_what_to_do():
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match="would need enlarging") as error:
         scale.resize_factor(scale.Scale(100.0), scale.DRIVE)
     message = str(error.value)
     assert "FOV 100 px wide at 45°" in message and "5.4x" in message

@@ -174,7 +174,7 @@ def test_optic_disc_is_off_centre_on_either_side(synthetic_dataset):
     sides = []
     for image, fov in zip(synthetic_dataset.test.images, synthetic_dataset.test.fov):
         blue = np.where(fov, image[..., 2], 0)
-        rows, columns = np.nonzero(blue >= np.quantile(blue[fov], 0.995))
+        _rows, columns = np.nonzero(blue >= np.quantile(blue[fov], 0.995))
         offset = columns.mean() - np.nonzero(fov)[1].mean()
         assert abs(offset) > 150
         sides.append(np.sign(offset))

@@ -156,7 +156,7 @@ def test_same_seed_gives_the_same_run_even_across_a_resume(
     assert first_two == {key: values[:2] for key, values in reference.history.items()}
     assert (out_dir / "backup").is_dir()
     assert not (out_dir / "summary.json").exists()
-    with pytest.raises(ValueError, match="unfinished run.*resume=True"):
+    with pytest.raises(ValueError, match=r"unfinished run.*resume=True"):
         train.train(TINY, tiny_data, out_dir, verbose=0)
 
     resumed = train.train(TINY, tiny_data, out_dir, resume=True, verbose=2)
@@ -202,7 +202,7 @@ def test_best_epoch_is_the_first_highest_val_auc_with_a_finite_loss(history, bes
 
 def test_finished_run_is_never_overwritten(reference, tiny_data):
     before = (reference.out_dir / "best.keras").read_bytes()
-    with pytest.raises(ValueError, match="finished run.*another folder"):
+    with pytest.raises(ValueError, match=r"finished run.*another folder"):
         train.train(TINY, tiny_data, reference.out_dir, verbose=0)
     with pytest.raises(ValueError, match="nothing to resume"):
         train.train(TINY, tiny_data, reference.out_dir, resume=True, verbose=0)
@@ -225,7 +225,7 @@ def _unfinished_run(out_dir, profile, source="synthetic"):
 
 def test_resume_with_another_profile_is_refused(tiny_data, tmp_path):
     _unfinished_run(tmp_path, dataclasses.replace(TINY, learning_rate=1e-4, epochs=9))
-    with pytest.raises(ValueError, match="different profile.*epochs, learning_rate"):
+    with pytest.raises(ValueError, match=r"different profile.*epochs, learning_rate"):
         train.train(TINY, tiny_data, tmp_path, resume=True, verbose=0)
 
 

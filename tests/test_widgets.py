@@ -41,7 +41,7 @@ def test_augmentation_explorer_builds_and_updates(example):
     assert figure is explorer.figure and figure is not first
     assert explorer.values()["rotation"] == 30.0 and explorer.controls["seed"].value == 5
     assert "rotation up to ±30°" in figure._suptitle.get_text()
-    assert [ax.get_title() for ax in figure.axes][0] == "Augmented photograph"
+    assert next(ax.get_title() for ax in figure.axes) == "Augmented photograph"
     assert "seed=5" in repr(explorer)
 
 

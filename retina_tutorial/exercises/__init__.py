@@ -60,9 +60,9 @@ from retina_tutorial.exercises.training import (
 __all__ = [
     "GEOMETRIC_TRANSFORMS",
     "PHOTOMETRIC_TRANSFORMS",
-    "Result",
     "TOLERANCE",
     "WIDTH",
+    "Result",
     "check_auc_two_ways",
     "check_background_accuracy",
     "check_binary_targets",

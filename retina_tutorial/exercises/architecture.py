@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from retina_tutorial.model import receptive_field as _receptive_field
 from retina_tutorial.exercises._core import (
     Result,
     _as_number,
@@ -12,6 +11,7 @@ from retina_tutorial.exercises._core import (
     _not_a_number,
     _unanswered,
 )
+from retina_tutorial.model import receptive_field as _receptive_field
 
 
 def check_receptive_field(

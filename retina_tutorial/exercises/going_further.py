@@ -204,7 +204,7 @@ def check_tta(answer, model, image, *, verbose: bool = True) -> Result:
 
 def _fov_diameter(fov) -> int:
     """Diameter of a FOV mask in pixels, measured as the package measures it."""
-    return int(round(scale.fov_diameter(fov)))
+    return round(scale.fov_diameter(fov))
 
 
 def check_scale_factor(answer, fov_large, fov_reference, *, verbose: bool = True) -> Result:

@@ -28,9 +28,9 @@ def _loss_inputs(y_true, y_pred):
         )
     if y_pred.shape == y_true.shape[:-1]:
         y_pred = y_pred[..., None]
-    if y_pred.shape != y_true.shape[:-1] + (1,):
+    if y_pred.shape != (*y_true.shape[:-1], 1):
         raise ValueError(
-            f"y_pred must have shape {y_true.shape[:-1] + (1,)} for y_true {y_true.shape}, "
+            f"y_pred must have shape {(*y_true.shape[:-1], 1)} for y_true {y_true.shape}, "
             f"got {y_pred.shape}."
         )
     return y_true[..., 0].ravel(), y_true[..., 1].ravel() > 0.5, y_pred[..., 0].ravel()
