@@ -61,9 +61,7 @@ def time_prediction(network, images, *, tta: bool) -> dict:
 
 
 def describe(timing: dict) -> str:
-    return (
-        f"{timing['median']:.3f} s/image (best {timing['best']:.3f}, " f"CPU {timing['cpu']:.2f} s)"
-    )
+    return f"{timing['median']:.3f} s/image (best {timing['best']:.3f}, CPU {timing['cpu']:.2f} s)"
 
 
 def time_metrics(dataset: data.Dataset, seed: int = 0) -> float:

@@ -87,8 +87,13 @@ def main(argv=None) -> int:
     print(f"Data: {dataset.description}; model: {pretrained.describe()}")
     model = pretrained.load()
     test = dataset.test
-    cases = [("0.5", 0.5, slice(None)), ("1", 1.0, slice(None)), ("2", 2.0, slice(None)),
-             ("4", 4.0, slice(None)), ("4, cut", 4.0, CUT_ROWS)]
+    cases = [
+        ("0.5", 0.5, slice(None)),
+        ("1", 1.0, slice(None)),
+        ("2", 2.0, slice(None)),
+        ("4", 4.0, slice(None)),
+        ("4, cut", 4.0, CUT_ROWS),
+    ]
     header = f"{'factor':>7} | {'path':<20} | {'images':>6} | {'ROC AUC':>7} | {'F1':>6} | {'s/image':>7} | resized by"
     print(header)
     print("-" * len(header))

@@ -41,7 +41,9 @@ class WallClock(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         minutes = (time.perf_counter() - self.started) / 60.0
         self.rows.append((epoch + 1, minutes, float(logs["val_auc"])))
-        print(f"  epoch {epoch + 1:3d}  {minutes:6.1f} min  val_auc {logs['val_auc']:.4f}", flush=True)
+        print(
+            f"  epoch {epoch + 1:3d}  {minutes:6.1f} min  val_auc {logs['val_auc']:.4f}", flush=True
+        )
         if minutes >= self.budget:
             self.model.stop_training = True
 
@@ -50,8 +52,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
     parser.add_argument("--minutes", type=float, default=TARGET_MINUTES, help="wall-time budget")
-    parser.add_argument("--epochs", type=int, help="override the profile's epochs (sets the LR schedule)")
-    parser.add_argument("--preset", choices=("compact", "wide", "article"), help="override the profile's U-Net")
+    parser.add_argument(
+        "--epochs", type=int, help="override the profile's epochs (sets the LR schedule)"
+    )
+    parser.add_argument(
+        "--preset", choices=("compact", "wide", "article"), help="override the profile's U-Net"
+    )
     parser.add_argument("--csv", help="also write the (epoch, minutes, val_auc) rows to this file")
     args = parser.parse_args()
 
@@ -71,12 +77,16 @@ def main() -> int:
         with open(args.csv, "w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(["epoch", "minutes", "val_auc"])
-            writer.writerows((epoch, f"{minutes:.2f}", f"{auc:.5f}") for epoch, minutes, auc in clock.rows)
+            writer.writerows(
+                (epoch, f"{minutes:.2f}", f"{auc:.5f}") for epoch, minutes, auc in clock.rows
+            )
     reached = [(m, auc) for _, m, auc in clock.rows if auc >= TARGET_AUC]
     first = f"{reached[0][0]:.1f} min" if reached else "never"
     ok = bool(reached) and reached[0][0] <= TARGET_MINUTES
-    print(f"val_auc >= {TARGET_AUC} first reached after: {first} "
-          f"(target <= {TARGET_MINUTES:.0f} min) {'PASS' if ok else 'FAIL'}")
+    print(
+        f"val_auc >= {TARGET_AUC} first reached after: {first} "
+        f"(target <= {TARGET_MINUTES:.0f} min) {'PASS' if ok else 'FAIL'}"
+    )
     print(f"load average after: {os.getloadavg()}")
     return 0
 

@@ -349,7 +349,9 @@ def range_error(name: str, value) -> str | None:
     Rotation lies in [0, 180] degrees; shift and zoom in [0, 1).
     """
     rotation = name == "rotation"
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
     if number and 0 <= value and (value <= 180 if rotation else value < 1):
         return None
     return "[0, 180] degrees" if rotation else "[0, 1)"
@@ -537,8 +539,10 @@ def article_generator_pair(images, masks, *, batch_size: int, seed: int):
             f"article_generator_pair: images (N, H, W, 3) and masks (N, H, W[, 1]) "
             f"must match; got {images.shape} and {masks.shape}."
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
-        batch_size < 1
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or (batch_size < 1)
     ):
         raise ValueError(
             f"article_generator_pair: batch_size must be a positive integer, got {batch_size!r}."

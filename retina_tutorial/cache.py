@@ -131,7 +131,9 @@ def read_cache(path, *, expected_fingerprint: str | None = None) -> data.Dataset
     """
     path = Path(path)
     if not path.is_file():
-        raise CacheError(f"{path} does not exist: create it with `retina-tutorial prepare --out {path}`.")
+        raise CacheError(
+            f"{path} does not exist: create it with `retina-tutorial prepare --out {path}`."
+        )
     try:
         with h5py.File(path, "r") as file:
             attrs = dict(file.attrs)
@@ -151,7 +153,9 @@ def read_cache(path, *, expected_fingerprint: str | None = None) -> data.Dataset
 
 def _check_attributes(path, attrs, expected_fingerprint) -> None:
     if not attrs.get("complete", False):
-        raise CacheError(f"{path} is incomplete: delete it and run `retina-tutorial prepare` again.")
+        raise CacheError(
+            f"{path} is incomplete: delete it and run `retina-tutorial prepare` again."
+        )
     if attrs.get("format_version") != FORMAT_VERSION:
         raise CacheError(
             f"{path} has cache format {attrs.get('format_version')}, this package "

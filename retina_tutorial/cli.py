@@ -39,8 +39,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a U-Net and keep the best checkpoint")
     train.add_argument(
-        "--profile", choices=sorted(config.PROFILES), help="run size (default: quick or $"
-        f"{config.PROFILE_VARIABLE})"
+        "--profile",
+        choices=sorted(config.PROFILES),
+        help=f"run size (default: quick or ${config.PROFILE_VARIABLE})",
     )
     _add_data_arguments(train)
     train.add_argument("--out", required=True, help="run folder (checkpoints, history, summary)")
@@ -56,7 +57,9 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tta", action="store_true", help="average over flipped copies")
     evaluate.set_defaults(handler=_evaluate)
 
-    predict = commands.add_parser("predict", help="segment any fundus photograph, resized to the model's scale")
+    predict = commands.add_parser(
+        "predict", help="segment any fundus photograph, resized to the model's scale"
+    )
     predict.add_argument("images", nargs="+", help="PNG, JPEG or TIFF fundus images")
     predict.add_argument("--model", required=True, help="a .keras file, or 'pretrained'")
     predict.add_argument("--out", required=True, help="folder for the probability and binary PNGs")
@@ -64,15 +67,21 @@ def _build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--threshold", type=float, default=0.5, help="binary threshold in [0, 1]")
     predict.add_argument("--tta", action="store_true", help="average over flipped copies")
     predict.add_argument(
-        "--field-of-view", type=float, default=45.0, metavar="DEGREES",
+        "--field-of-view",
+        type=float,
+        default=45.0,
+        metavar="DEGREES",
         help="the camera's field angle (default 45; STARE 35, CHASE_DB1 30)",
     )
     predict.add_argument(
-        "--fov-diameter", type=float, metavar="PIXELS",
+        "--fov-diameter",
+        type=float,
+        metavar="PIXELS",
         help="FOV diameter in pixels (default: measured from the FOV mask)",
     )
     predict.add_argument(
-        "--native-size", action="store_true",
+        "--native-size",
+        action="store_true",
         help="predict at the size given, without resizing to the model's scale",
     )
     predict.set_defaults(handler=_predict)

@@ -107,7 +107,10 @@ class Profile:
         )
         # Wrapped so it reads on a book page and in a terminal.
         return textwrap.fill(
-            f"Profile {self.name!r}: {fields}", width=76, subsequent_indent="    ", break_long_words=False
+            f"Profile {self.name!r}: {fields}",
+            width=76,
+            subsequent_indent="    ",
+            break_long_words=False,
         )
 
     def to_dict(self) -> dict:
@@ -171,8 +174,7 @@ def get_profile(name: str | None = None) -> Profile:
     except KeyError:
         known = ", ".join(sorted(PROFILES))
         raise ValueError(
-            f"Unknown profile {name!r}: choose one of {known} "
-            f"(argument or {PROFILE_VARIABLE})."
+            f"Unknown profile {name!r}: choose one of {known} (argument or {PROFILE_VARIABLE})."
         ) from None
 
 

@@ -85,9 +85,7 @@ class Split:
         """The sub-split holding only ``ids``, in that order."""
         index = [self.ids.index(i) for i in ids]
         second = None if self.vessels_2nd is None else self.vessels_2nd[index]
-        return Split(
-            self.images[index], self.vessels[index], self.fov[index], tuple(ids), second
-        )
+        return Split(self.images[index], self.vessels[index], self.fov[index], tuple(ids), second)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -356,8 +354,10 @@ class _ZipReader:
         self.members = {}
         for info in archive.infolist():
             member = PurePosixPath(info.filename)
-            if info.filename.startswith(("/", "\\")) or ".." in member.parts or (
-                member.parts and ":" in member.parts[0]
+            if (
+                info.filename.startswith(("/", "\\"))
+                or ".." in member.parts
+                or (member.parts and ":" in member.parts[0])
             ):
                 raise DataError(
                     f"{origin}: member {info.filename!r} points outside the "

@@ -97,7 +97,9 @@ def install_requirements(run=subprocess.run) -> list:
         for name in needed
         if installed_version(name) != before[name]
     }
-    changes = [f"{name} {old} -> {new} (needs >= {needed[name]})" for name, (old, new) in changed.items()]
+    changes = [
+        f"{name} {old} -> {new} (needs >= {needed[name]})" for name, (old, new) in changed.items()
+    ]
     for line in changes:
         print(f"Upgraded for the book: {line}")
     if not changes:

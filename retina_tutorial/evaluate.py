@@ -250,8 +250,7 @@ def thin_vessels(masks) -> np.ndarray:
     stack = masks[None] if single else masks
     if stack.ndim != 3:
         raise ValueError(
-            "thin_vessels: masks must be (H, W) or (N, H, W), "
-            f"got shape {masks.shape}."
+            f"thin_vessels: masks must be (H, W) or (N, H, W), got shape {masks.shape}."
         )
     padded = np.pad(stack, ((0, 0), (2, 2), (2, 2)))
     height, width = stack.shape[1:]
@@ -347,9 +346,12 @@ def densest_square(mask, side: int, *, away_from=None, distance: float = 0.0) ->
     (8, 4)
     """
     mask = np.asarray(mask, bool)
-    if isinstance(side, bool) or not isinstance(side, (int, np.integer)) or not (
-        1 <= side <= min(mask.shape[:2], default=0)
-    ) or mask.ndim != 2:
+    if (
+        isinstance(side, bool)
+        or not isinstance(side, (int, np.integer))
+        or not (1 <= side <= min(mask.shape[:2], default=0))
+        or mask.ndim != 2
+    ):
         raise ValueError(
             f"densest_square: side must be an integer from 1 to the smaller side of a "
             f"(H, W) mask; got side={side!r} for shape {mask.shape}."
@@ -359,12 +361,15 @@ def densest_square(mask, side: int, *, away_from=None, distance: float = 0.0) ->
     lefts = np.arange(0, mask.shape[1] - side + 1, step)
     summed = np.pad(mask.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     counts = (
-        summed[tops[:, None] + side, lefts[None] + side] - summed[tops[:, None], lefts[None] + side]
-        - summed[tops[:, None] + side, lefts[None]] + summed[tops[:, None], lefts[None]]
+        summed[tops[:, None] + side, lefts[None] + side]
+        - summed[tops[:, None], lefts[None] + side]
+        - summed[tops[:, None] + side, lefts[None]]
+        + summed[tops[:, None], lefts[None]]
     )
     if away_from is not None:
-        centres = np.hypot(tops[:, None] + side / 2 - away_from[0],
-                           lefts[None] + side / 2 - away_from[1])
+        centres = np.hypot(
+            tops[:, None] + side / 2 - away_from[0], lefts[None] + side / 2 - away_from[1]
+        )
         counts = np.where(centres < distance, -1, counts)
     row, column = np.unravel_index(np.argmax(counts), counts.shape)
     return int(tops[row]), int(lefts[column])
@@ -691,7 +696,9 @@ def write_report(report: EvaluationReport, out_dir, *, model_path=None) -> Path:
 
     _write_rows(out_dir / "per_image.csv", report)
 
-    for name, probabilities, fov in zip(report.test.ids, report.test_probabilities, report.test.fov):
+    for name, probabilities, fov in zip(
+        report.test.ids, report.test_probabilities, report.test.fov
+    ):
         inside = np.where(fov, np.clip(probabilities, 0.0, 1.0), 0.0)
         levels = np.round(inside * 65535.0).astype(np.uint16)
         Image.fromarray(levels).save(out_dir / "probabilities" / f"{name}_test.png")

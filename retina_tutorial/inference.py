@@ -408,10 +408,7 @@ class PhotographPrediction(typing.NamedTuple):
         """One line: what was measured and what was done about it."""
         if self.photo_scale is None:
             return "predicted at the size given (native_size): not resized"
-        done = (
-            "not resized (within 5 %)" if self.factor == 1.0
-            else f"resized by {self.factor:.3f}"
-        )
+        done = "not resized (within 5 %)" if self.factor == 1.0 else f"resized by {self.factor:.3f}"
         return (
             f"{self.photo_scale}; {done} for the model's "
             f"{self.model_scale.pixels_per_degree:.1f} px/degree"
@@ -482,7 +479,9 @@ def predict_photograph(
             )
     factor = 1.0
     if not native_size:
-        diameter = scale.fov_diameter(fov) if fov_diameter is None else scale.check_diameter(fov_diameter)
+        diameter = (
+            scale.fov_diameter(fov) if fov_diameter is None else scale.check_diameter(fov_diameter)
+        )
         photo_scale = scale.Scale(diameter, scale.check_field(field_degrees))
         factor = scale.resize_factor(photo_scale, model_scale)
     if factor == 1.0:
@@ -491,7 +490,9 @@ def predict_photograph(
         seen = scale.resize_image(image, scale.resized_shape(image.shape, factor))
         probabilities = scale.resize_image(predict(model, seen, tta=tta), image.shape[:2])
     probabilities = np.where(fov, np.clip(probabilities, 0.0, 1.0), np.float32(0.0))
-    return PhotographPrediction(probabilities.astype(np.float32), fov, photo_scale, model_scale, factor)
+    return PhotographPrediction(
+        probabilities.astype(np.float32), fov, photo_scale, model_scale, factor
+    )
 
 
 def predict_file(
@@ -553,11 +554,20 @@ def predict_file(
         raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}.")
     image_path = Path(image_path)
     image = read_fundus(image_path)
-    fov = None if fov_path is None else data.read_binary(Path(fov_path), str(fov_path), image.shape[:2])
+    fov = (
+        None
+        if fov_path is None
+        else data.read_binary(Path(fov_path), str(fov_path), image.shape[:2])
+    )
     try:
         prediction = predict_photograph(
-            model, image, fov=fov, field_degrees=field_degrees, fov_diameter=fov_diameter,
-            native_size=native_size, tta=tta,
+            model,
+            image,
+            fov=fov,
+            field_degrees=field_degrees,
+            fov_diameter=fov_diameter,
+            native_size=native_size,
+            tta=tta,
         )
     except ValueError as error:
         raise ValueError(f"{image_path}: {error}") from error
@@ -573,7 +583,9 @@ def predict_file(
     ]
     text = PngImagePlugin.PngInfo()
     text.add_text("resize_factor", f"{prediction.factor:.6f}")
-    Image.fromarray(np.round(probabilities * 65535.0).astype(np.uint16)).save(written[0], pnginfo=text)
+    Image.fromarray(np.round(probabilities * 65535.0).astype(np.uint16)).save(
+        written[0], pnginfo=text
+    )
     Image.fromarray(((probabilities >= threshold) & fov).astype(np.uint8) * 255).save(written[1])
     Image.fromarray(fov.astype(np.uint8) * 255).save(written[2])
     return written

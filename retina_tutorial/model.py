@@ -116,7 +116,11 @@ def build_unet(
             raise ValueError(f"build_unet: {argument} must be a positive integer, got {value!r}.")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"build_unet: dropout must lie in [0, 1), got {dropout!r}.")
-    if isinstance(contrast_sigma, bool) or not isinstance(contrast_sigma, (int, float)) or contrast_sigma < 0:
+    if (
+        isinstance(contrast_sigma, bool)
+        or not isinstance(contrast_sigma, (int, float))
+        or contrast_sigma < 0
+    ):
         raise ValueError(
             f"build_unet: contrast_sigma must be a number >= 0 (0 turns it off), got {contrast_sigma!r}."
         )
@@ -139,8 +143,12 @@ def build_unet(
         # skip connections line up without the 2015 paper's cropping.
         for i in (1, 2):
             x = keras.layers.Conv2D(
-                filters, 3, padding="same", use_bias=not batch_norm,
-                kernel_initializer="he_normal", name=f"{prefix}_conv{i}",
+                filters,
+                3,
+                padding="same",
+                use_bias=not batch_norm,
+                kernel_initializer="he_normal",
+                name=f"{prefix}_conv{i}",
             )(x)
             if batch_norm:
                 # momentum 0.9, not Keras's 0.99: the running statistics used
@@ -171,9 +179,7 @@ def build_unet(
     # Expanding path: double the size, join the matching skip, convolve.
     for level in reversed(range(depth)):
         filters = base_filters * 2**level
-        x = keras.layers.Conv2DTranspose(
-            filters, 2, strides=2, name=f"up{level + 1}_transpose"
-        )(x)
+        x = keras.layers.Conv2DTranspose(filters, 2, strides=2, name=f"up{level + 1}_transpose")(x)
         x = keras.layers.Concatenate(name=f"up{level + 1}_skip")([skips[level], x])
         x = conv_block(x, filters, f"up{level + 1}")
 
@@ -280,7 +286,11 @@ def receptive_field(depth: int, convolutions: int = 2, kernel: int = 3) -> int:
     (100, 204)
     """
     for name, value in (("depth", depth), ("convolutions", convolutions), ("kernel", kernel)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "depth" else 1):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < (0 if name == "depth" else 1)
+        ):
             raise ValueError(f"receptive_field: {name} must be a positive integer, got {value!r}.")
     widen = convolutions * (kernel - 1)
     size = 1
@@ -307,7 +317,9 @@ def contrast_radius(model: keras.Model) -> int:
     >>> contrast_radius(build_unet()), contrast_radius(build_unet(contrast_sigma=10.0))
     (0, 60)
     """
-    return sum(2 * layer.radius for layer in model.layers if isinstance(layer, LocalContrastNormalization))
+    return sum(
+        2 * layer.radius for layer in model.layers if isinstance(layer, LocalContrastNormalization)
+    )
 
 
 def required_multiple(model: keras.Model) -> int:

@@ -44,7 +44,9 @@ PACKAGE_KEY = "retina_tutorial"
 #: Constructor arguments that Keras versions newer than the oldest supported
 #: one write, and that mean "as before" when they are None.
 NEWER_ARGUMENTS = ("input_axes", "output_axes")
-_UNKNOWN_ARGUMENT = re.compile(r"unexpected keyword argument '(\w+)'|Unrecognized keyword arguments[^\[{]*[\[{]'(\w+)'")
+_UNKNOWN_ARGUMENT = re.compile(
+    r"unexpected keyword argument '(\w+)'|Unrecognized keyword arguments[^\[{]*[\[{]'(\w+)'"
+)
 
 
 class ModelVersionError(ValueError):

@@ -206,7 +206,13 @@ def plot_triptych(image, truth, probabilities, *, fov=None, image_id=None) -> Fi
 
 
 def plot_error_overlay(
-    image, truth, prediction, *, fov=None, threshold: float = 0.5, image_id=None,
+    image,
+    truth,
+    prediction,
+    *,
+    fov=None,
+    threshold: float = 0.5,
+    image_id=None,
     show_binary: bool = False,
 ) -> Figure:
     """Where the segmentation agrees with the 1st manual, and where it errs.
@@ -478,7 +484,9 @@ def plot_history(history) -> Figure:
     return figure
 
 
-def plot_time_to_quality(benchmark, *, target_auc: float = 0.978, target_minutes: float = 15.0) -> Figure:
+def plot_time_to_quality(
+    benchmark, *, target_auc: float = 0.978, target_minutes: float = 15.0
+) -> Figure:
     """Validation AUC against wall-clock minutes, with the target marked.
 
     Explained in ``book/04_training.ipynb``.
@@ -498,19 +506,34 @@ def plot_time_to_quality(benchmark, *, target_auc: float = 0.978, target_minutes
     minutes = np.asarray(benchmark.get("minutes", ()), dtype=float)
     auc = np.asarray(benchmark.get("val_auc", ()), dtype=float)
     if minutes.size == 0 or minutes.shape != auc.shape:
-        raise ValueError("benchmark needs 'minutes' and 'val_auc' lists of the same, non-zero length.")
+        raise ValueError(
+            "benchmark needs 'minutes' and 'val_auc' lists of the same, non-zero length."
+        )
     figure = Figure(figsize=(6.4, 4.0), dpi=DPI, layout="constrained")
     ax = figure.subplots()
     ax.plot(minutes, auc, color="#0072B2", marker=".", label="Validation AUC after each epoch")
-    ax.axhline(target_auc, color="#D55E00", linestyle="--", linewidth=1, label=f"Target AUC {target_auc}")
-    ax.axvline(target_minutes, color="0.4", linestyle=":", linewidth=1, label=f"{target_minutes:g} minutes")
+    ax.axhline(
+        target_auc, color="#D55E00", linestyle="--", linewidth=1, label=f"Target AUC {target_auc}"
+    )
+    ax.axvline(
+        target_minutes, color="0.4", linestyle=":", linewidth=1, label=f"{target_minutes:g} minutes"
+    )
     reached = np.flatnonzero(auc >= target_auc)
     if reached.size:
         first = reached[0]
-        ax.annotate(f"{auc[first]:.4f} after {minutes[first]:.1f} min", (minutes[first], auc[first]),
-                    xytext=(10, -25), textcoords="offset points", arrowprops={"arrowstyle": "->"})
-    ax.set(xlabel="Wall-clock time (minutes)", ylabel="ROC AUC inside the FOV (validation)",
-           title="Time to quality", ylim=(max(0.9, float(np.nanmin(auc)) - 0.005), 1.0))
+        ax.annotate(
+            f"{auc[first]:.4f} after {minutes[first]:.1f} min",
+            (minutes[first], auc[first]),
+            xytext=(10, -25),
+            textcoords="offset points",
+            arrowprops={"arrowstyle": "->"},
+        )
+    ax.set(
+        xlabel="Wall-clock time (minutes)",
+        ylabel="ROC AUC inside the FOV (validation)",
+        title="Time to quality",
+        ylim=(max(0.9, float(np.nanmin(auc)) - 0.005), 1.0),
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
     return figure
@@ -667,7 +690,9 @@ def _history_label(name: str) -> str:
     if name in METRIC_LABELS:
         return METRIC_LABELS[name]
     readable = {
-        "fov_auc": "ROC AUC inside the FOV", "fov_dice": "Dice inside the FOV",
-        "auc": "ROC AUC inside the FOV", "dice": "Dice inside the FOV",
+        "fov_auc": "ROC AUC inside the FOV",
+        "fov_dice": "Dice inside the FOV",
+        "auc": "ROC AUC inside the FOV",
+        "dice": "Dice inside the FOV",
     }
     return readable.get(name, name.replace("_", " ").capitalize())

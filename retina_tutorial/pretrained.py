@@ -24,7 +24,10 @@ WARM_RESTART_HISTORY_FILE = WEIGHTS_DIR / "history_warm_restart.csv"
 MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"
 #: ``retina-tutorial evaluate --model pretrained`` reports on the DRIVE test set,
 #: without and with test-time augmentation (metrics only: no images).
-REPORTS = {"without TTA": WEIGHTS_DIR / "metrics.json", "with TTA": WEIGHTS_DIR / "metrics_tta.json"}
+REPORTS = {
+    "without TTA": WEIGHTS_DIR / "metrics.json",
+    "with TTA": WEIGHTS_DIR / "metrics_tta.json",
+}
 #: ``benchmarks/bench_time_to_quality.py --csv``: validation AUC against wall
 #: time for the full profile's recipe on 2 CPU cores.
 TIME_TO_QUALITY_FILE = WEIGHTS_DIR / "time_to_quality.csv"
@@ -111,18 +114,22 @@ def results_rows() -> list:
                 "Evaluate your own with `retina-tutorial evaluate --model MODEL --out DIR`."
             )
         report = json.loads(path.read_text())
-        rows.append({
-            "method": f"This book: {report['model']['name'].removeprefix('unet_')} U-Net, {label}",
-            **report["test"]["threshold_validation"],
-            "params": report["model"]["parameters"],
-            "hardware": TRAINING_HARDWARE,
-            "protocol": published.OUR_PROTOCOL,
-        })
-    rows.append({
-        "method": "2nd human observer",
-        **report["second_observer"],
-        "protocol": "the 2nd manual scored against the 1st, as ours",
-    })
+        rows.append(
+            {
+                "method": f"This book: {report['model']['name'].removeprefix('unet_')} U-Net, {label}",
+                **report["test"]["threshold_validation"],
+                "params": report["model"]["parameters"],
+                "hardware": TRAINING_HARDWARE,
+                "protocol": published.OUR_PROTOCOL,
+            }
+        )
+    rows.append(
+        {
+            "method": "2nd human observer",
+            **report["second_observer"],
+            "protocol": "the 2nd manual scored against the 1st, as ours",
+        }
+    )
     return rows
 
 

@@ -98,7 +98,9 @@ def _check_score(value, metric: str, name: str, *, allow_nan: bool):
             return value
         raise ValueError(f"{name} is NaN; use None for a score that was not reported")
     if not low <= value <= 1.0:
-        raise ValueError(f"{name} must lie in [{low:g}, 1], got {value}; give fractions, not percentages")
+        raise ValueError(
+            f"{name} must lie in [{low:g}, 1], got {value}; give fractions, not percentages"
+        )
     return value
 
 
@@ -166,7 +168,9 @@ class PublishedResult:
         for name in ("method", "source", "url", "protocol"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"PublishedResult.{name} must be a non-empty string, got {value!r}")
+                raise ValueError(
+                    f"PublishedResult.{name} must be a non-empty string, got {value!r}"
+                )
         if not self.url.startswith(("https://", "http://")):
             raise ValueError(
                 f"PublishedResult.url must be an http(s) link, got {self.url!r} for {self.method!r}"
@@ -174,7 +178,9 @@ class PublishedResult:
         for name in METRICS:
             _check_score(getattr(self, name), name, f"{self.method}: {name}", allow_nan=False)
         _check_params(self.params, f"{self.method}: params")
-        if self.hardware is not None and (not isinstance(self.hardware, str) or not self.hardware.strip()):
+        if self.hardware is not None and (
+            not isinstance(self.hardware, str) or not self.hardware.strip()
+        ):
             raise ValueError(f"{self.method}: hardware must be a non-empty string or None")
         if not isinstance(self.unverified, tuple):
             raise ValueError(f"{self.method}: unverified must be a tuple of field names")
@@ -436,7 +442,9 @@ def results_table(own_rows=()) -> list:
                 _check_params(value, f"own_rows[{index}]['params']")
                 value = None if value is None else int(value)
             elif value is not None and not isinstance(value, str):
-                raise ValueError(f"own_rows[{index}]['{name}'] must be a string or None, got {value!r}")
+                raise ValueError(
+                    f"own_rows[{index}]['{name}'] must be a string or None, got {value!r}"
+                )
             clean[name] = value
         rows.append(clean)
     rows.extend(entry.row() for entry in PUBLISHED)
@@ -540,7 +548,9 @@ def _table(rows, columns) -> list:
     """Markdown lines of a table of ``rows`` with ``columns``."""
     lines = [
         "| " + " | ".join(HEADERS[name] for name in columns) + " |",
-        "|" + "|".join("---:" if name in METRICS or name == "params" else "---" for name in columns) + "|",
+        "|"
+        + "|".join("---:" if name in METRICS or name == "params" else "---" for name in columns)
+        + "|",
     ]
     for index, row in enumerate(rows):
         cells = []

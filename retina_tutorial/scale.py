@@ -72,7 +72,6 @@ class Scale:
         )
 
 
-
 def check_diameter(value) -> float:
     """``value`` as a float if it is a positive, finite number of pixels."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -192,9 +191,11 @@ def resize_image(image: np.ndarray, shape) -> np.ndarray:
     channels = image[..., None] if image.ndim == 2 else image
     resized = np.stack(
         [
-            np.asarray(Image.fromarray(np.ascontiguousarray(channels[..., c])).resize(
-                (width, height), method
-            ))
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(channels[..., c])).resize(
+                    (width, height), method
+                )
+            )
             for c in range(channels.shape[-1])
         ],
         axis=-1,
@@ -206,4 +207,6 @@ def resize_image(image: np.ndarray, shape) -> np.ndarray:
 def resize_mask(mask: np.ndarray, shape) -> np.ndarray:
     """A boolean mask resampled to ``(height, width)`` (nearest neighbour)."""
     picture = Image.fromarray(np.asarray(mask, dtype=np.uint8) * 255)
-    return np.asarray(picture.resize((int(shape[1]), int(shape[0])), Image.Resampling.NEAREST)) > 127
+    return (
+        np.asarray(picture.resize((int(shape[1]), int(shape[0])), Image.Resampling.NEAREST)) > 127
+    )

@@ -114,16 +114,14 @@ def make_fundus(seed, shape=data.IMAGE_SHAPE):
 
     radius = FOV_RADIUS * scale * rng.uniform(0.985, 1.01)
     centre = np.array(
-        [width / 2 - 4 * scale + rng.normal(0, 2 * scale),
-         height / 2 + 6 * scale + rng.normal(0, 2 * scale)]
+        [
+            width / 2 - 4 * scale + rng.normal(0, 2 * scale),
+            height / 2 + 6 * scale + rng.normal(0, 2 * scale),
+        ]
     )
     # Drawn with the disc on the left; half of the eyes are mirrored at the end.
-    disc = centre + np.array(
-        [-rng.uniform(0.68, 0.76) * radius, rng.uniform(-0.18, 0.06) * radius]
-    )
-    fovea = disc + np.array(
-        [rng.uniform(0.70, 0.78) * radius, rng.uniform(0.06, 0.14) * radius]
-    )
+    disc = centre + np.array([-rng.uniform(0.68, 0.76) * radius, rng.uniform(-0.18, 0.06) * radius])
+    fovea = disc + np.array([rng.uniform(0.70, 0.78) * radius, rng.uniform(0.06, 0.14) * radius])
     geometry = _Geometry(centre, radius, disc, fovea, 0.09 * radius, scale, (height, width))
 
     vessels = _grow_tree(rng, disc, geometry)
@@ -169,9 +167,7 @@ def make_dataset(seed: int = 0, reason: str = "DRIVE not configured") -> data.Da
         If ``seed`` is not a non-negative integer.
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(
-            f"seed={seed!r}: the synthetic set needs a non-negative integer seed."
-        )
+        raise ValueError(f"seed={seed!r}: the synthetic set needs a non-negative integer seed.")
     train_ids = tuple(i for i in data.TRAINING_IDS if i not in data.VALIDATION_IDS)
     return data.Dataset(
         train=_make_split(seed, train_ids, second=False),
@@ -204,9 +200,7 @@ def _check_seed(seed):
     if not values or any(
         isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0 for v in values
     ):
-        raise ValueError(
-            f"seed={seed!r}: give a non-negative integer or a sequence of them."
-        )
+        raise ValueError(f"seed={seed!r}: give a non-negative integer or a sequence of them.")
     return [int(v) for v in values]
 
 
@@ -214,9 +208,7 @@ def _check_shape(shape):
     try:
         height, width = (int(n) for n in shape)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"shape={shape!r}: give (height, width) as two integers."
-        ) from None
+        raise ValueError(f"shape={shape!r}: give (height, width) as two integers.") from None
     if min(height, width) < 64:
         raise ValueError(f"shape={shape!r}: both sides must be at least 64 pixels.")
     return height, width
@@ -250,7 +242,7 @@ class _Geometry:
             # first few points, still inside the parent, are exempt.
             held = self.owner[self._cells(points)]
             free = (held == 0) | (held == owner) | (held == parent)
-            ok[int(12 / STEP):] &= free[int(12 / STEP):]
+            ok[int(12 / STEP) :] &= free[int(12 / STEP) :]
         bad = np.flatnonzero(~ok)
         return len(points) if bad.size == 0 else int(bad[0])
 
@@ -265,15 +257,7 @@ class _Geometry:
 class _Vessel:
     """One unbranched piece of the tree and how each observer drew it."""
 
-    __slots__ = (
-        "contrast",
-        "delta_2nd",
-        "end_1st",
-        "end_2nd",
-        "points",
-        "shift_2nd",
-        "widths"
-    )
+    __slots__ = ("contrast", "delta_2nd", "end_1st", "end_2nd", "points", "shift_2nd", "widths")
 
 
 def _grow_tree(rng, disc, geometry):
@@ -283,20 +267,40 @@ def _grow_tree(rng, disc, geometry):
     # parent number, index of the branch point along the parent)).
     pending, order = [], itertools.count()
     for angle, width, bias, length, contrast in TRUNKS:
-        heapq.heappush(pending, (
-            -width * rng.uniform(0.9, 1.1), next(order),
-            (disc + rng.normal(0, 3 * scale, 2), np.radians(angle + rng.normal(0, 5)),
-             bias * rng.uniform(0.8, 1.2) / scale, length * scale * rng.uniform(0.9, 1.1),
-             contrast, 0, 0, 0),
-        ))
+        heapq.heappush(
+            pending,
+            (
+                -width * rng.uniform(0.9, 1.1),
+                next(order),
+                (
+                    disc + rng.normal(0, 3 * scale, 2),
+                    np.radians(angle + rng.normal(0, 5)),
+                    bias * rng.uniform(0.8, 1.2) / scale,
+                    length * scale * rng.uniform(0.9, 1.1),
+                    contrast,
+                    0,
+                    0,
+                    0,
+                ),
+            ),
+        )
     vessels = []
     while pending:
-        width, _, (start, angle, bias, length, contrast, depth, parent, index) = (
-            heapq.heappop(pending)
+        width, _, (start, angle, bias, length, contrast, depth, parent, index) = heapq.heappop(
+            pending
         )
         vessel, branches = _grow_vessel(
-            rng, start, angle, -width, bias, length, contrast, depth, geometry,
-            owner=len(vessels) + 1, parent=parent,
+            rng,
+            start,
+            angle,
+            -width,
+            bias,
+            length,
+            contrast,
+            depth,
+            geometry,
+            owner=len(vessels) + 1,
+            parent=parent,
         )
         if vessel is None:
             continue
@@ -377,16 +381,28 @@ def _grow_vessel(
             # Branches mostly head away from the disc, so the tree fills the eye.
             turn = np.radians(rng.uniform(30, 75))
             outward = np.arctan2(*(points[index] - geometry.disc)[::-1])
-            side = 1.0 if np.cos(angles[index] + turn - outward) > np.cos(
-                angles[index] - turn - outward) else -1.0
+            side = (
+                1.0
+                if np.cos(angles[index] + turn - outward) > np.cos(angles[index] - turn - outward)
+                else -1.0
+            )
             if rng.random() < 0.35:
                 side = -side
             child_angle = angles[index] + side * turn
             child_length = (60 + 70 * child_width) * rng.uniform(0.6, 1.4) * scale
             child_bias = rng.normal(0, 1 / 250) / scale
             branches.append(
-                (child_width, points[index], child_angle, child_bias, child_length,
-                 contrast * rng.uniform(0.85, 1.0), depth + 1, owner, index)
+                (
+                    child_width,
+                    points[index],
+                    child_angle,
+                    child_bias,
+                    child_length,
+                    contrast * rng.uniform(0.85, 1.0),
+                    depth + 1,
+                    owner,
+                    index,
+                )
             )
     return vessel, branches
 
@@ -438,8 +454,7 @@ def _draw_masks(vessels, shape, scale):
         if vessel.end_2nd > 1:
             end = vessel.end_2nd
             sizes_2nd = np.maximum(sizes + vessel.delta_2nd, 1)
-            _stroke(draw_second, vessel.points[:end] + vessel.shift_2nd * scale,
-                    sizes_2nd[:end], 1)
+            _stroke(draw_second, vessel.points[:end] + vessel.shift_2nd * scale, sizes_2nd[:end], 1)
     return np.array(first, dtype=bool), np.array(second, dtype=bool)
 
 
@@ -501,9 +516,10 @@ def _compose(rng, darkness, centre, radius, disc, fovea, scale):
         + 0.035 * _smooth_noise(rng, small, 5)
     )
     sigma2 = 2 * (48 * scale) ** 2
-    macula = np.exp(-((sy - float(fovea[1])) ** 2) / sigma2)[:, None] * np.exp(
-        -((sx - float(fovea[0])) ** 2) / sigma2
-    )[None, :]
+    macula = (
+        np.exp(-((sy - float(fovea[1])) ** 2) / sigma2)[:, None]
+        * np.exp(-((sx - float(fovea[0])) ** 2) / sigma2)[None, :]
+    )
     colour = np.array(FUNDUS_COLOUR) * rng.uniform(0.9, 1.07, 3)
     colour[0] = FUNDUS_COLOUR[0] * rng.uniform(0.95, 1.05)
     # Choroidal texture: a faint mottling at a scale of a few pixels.
@@ -529,7 +545,7 @@ def _compose(rng, darkness, centre, radius, disc, fovea, scale):
         ey = (np.arange(top, bottom, dtype=np.float32) - float(disc[1])) / float(semi[1])
         e = np.sqrt(ex[None, :] ** 2 + ey[:, None] ** 2)
         rim = 1 / (1 + np.exp((e - 1) * 12))
-        halo = np.exp(-np.maximum(e - 1, 0) ** 2 / 0.05) * 0.2
+        halo = np.exp(-(np.maximum(e - 1, 0) ** 2) / 0.05) * 0.2
         weight = np.maximum(rim, halo)[..., None]
         cup = 0.7 / (1 + np.exp((e - 0.45) * 14))[..., None]
         vessels = 1 - darkness[top:bottom, left:right, None] * np.array(

@@ -206,8 +206,10 @@ def train(
         # One whole image per replica and step: a replica given no image
         # (a batch of 1 split over 2) makes TensorFlow fail. Keras needs the
         # number of batches, which unbatch() hides.
-        validation = validation.unbatch().batch(replicas).apply(
-            tf.data.experimental.assert_cardinality(len(validation_split) // replicas)
+        validation = (
+            validation.unbatch()
+            .batch(replicas)
+            .apply(tf.data.experimental.assert_cardinality(len(validation_split) // replicas))
         )
 
     if not resume:
@@ -215,8 +217,13 @@ def train(
         _write_json(out_dir / "config.json", _run_config(profile, data, model, gpu, strategy))
 
     early_stopping = _EarlyStopping(
-        monitor=MONITOR, mode="max", patience=_patience(profile), restore_best_weights=True,
-        resumed=best_so_far, best_path=out_dir / "best.keras", verbose=min(verbose, 1),
+        monitor=MONITOR,
+        mode="max",
+        patience=_patience(profile),
+        restore_best_weights=True,
+        resumed=best_so_far,
+        best_path=out_dir / "best.keras",
+        verbose=min(verbose, 1),
     )
     csv_logger = keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=bool(start_epoch))
     own_callbacks = [
@@ -224,7 +231,10 @@ def train(
         _LogLearningRate(),
         csv_logger,  # before the backup: an epoch in the backup is always in the history
         _Checkpoint(
-            str(out_dir / "best.keras"), monitor=MONITOR, mode="max", save_best_only=True,
+            str(out_dir / "best.keras"),
+            monitor=MONITOR,
+            mode="max",
+            save_best_only=True,
             initial_value_threshold=None if best_so_far is None else best_so_far["value"],
         ),
         _Checkpoint(str(out_dir / "last.keras")),
@@ -374,7 +384,9 @@ def _check_profile(profile) -> None:
             f"train: profile.contrast_sigma must be a number >= 0 (0 turns it off), got {sigma!r}."
         )
     if not isinstance(profile.transpose, bool):
-        raise ValueError(f"train: profile.transpose must be True or False, got {profile.transpose!r}.")
+        raise ValueError(
+            f"train: profile.transpose must be True or False, got {profile.transpose!r}."
+        )
     for field in ("rotation", "zoom"):
         value = getattr(profile, field)
         bound = augment.range_error(field, value)
@@ -744,8 +756,9 @@ def _summary_line(summary: dict, out_dir: Path) -> str:
 
 def _wrap(line: str) -> str:
     # Fits a terminal and a book page; paths are never broken.
-    return textwrap.fill(line, 79, subsequent_indent="    ", break_long_words=False,
-                         break_on_hyphens=False)
+    return textwrap.fill(
+        line, 79, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
+    )
 
 
 def _write_json(path: Path, content: dict) -> None:

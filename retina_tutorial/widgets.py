@@ -26,9 +26,7 @@ from matplotlib.figure import Figure
 
 from retina_tutorial import augment, evaluate, plotting
 
-_VESSEL_COLOURS = np.array(
-    [[0.0, 0.0, 0.0], [0.35, 0.35, 0.35], [1.0, 1.0, 1.0]], dtype=np.float32
-)
+_VESSEL_COLOURS = np.array([[0.0, 0.0, 0.0], [0.35, 0.35, 0.35], [1.0, 1.0, 1.0]], dtype=np.float32)
 
 
 def _in_kernel() -> bool:
@@ -137,11 +135,17 @@ class Explorer:
             controls = {name: make(self._values[name]) for name, make in self._factories.items()}
             for name, control in controls.items():
                 control.observe(functools.partial(self._changed, name), names="value")
-            rows = [ipywidgets.HBox(list(controls.values())[i : i + 3])
-                    for i in range(0, len(controls), 3)]
+            rows = [
+                ipywidgets.HBox(list(controls.values())[i : i + 3])
+                for i in range(0, len(controls), 3)
+            ]
             label, output = ipywidgets.HTML(), ipywidgets.Output()
-            self._widgets = {"controls": controls, "label": label, "output": output,
-                             "box": ipywidgets.VBox([*rows, label, output])}
+            self._widgets = {
+                "controls": controls,
+                "label": label,
+                "output": output,
+                "box": ipywidgets.VBox([*rows, label, output]),
+            }
             self._show()
         return self._widgets
 
@@ -171,8 +175,16 @@ def _slider(kind, description, low, high, step, **extra):
     """Factory of a slider: ``make(value) -> widget``."""
     layout = ipywidgets.Layout(width="300px")
     style = {"description_width": "110px"}
-    options = dict(min=low, max=high, step=step, description=description,
-                   continuous_update=False, layout=layout, style=style, **extra)
+    options = dict(
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        continuous_update=False,
+        layout=layout,
+        style=style,
+        **extra,
+    )
     return lambda value: kind(value=value, **options)
 
 
@@ -214,8 +226,10 @@ def augmentation_explorer(image, vessels, fov, *, seed: int = 0) -> Explorer:
     """
     image = np.asarray(image, dtype=np.float32)
     vessels, fov = np.asarray(vessels, bool), np.asarray(fov, bool)
-    if image.ndim != 3 or image.shape[-1] != 3 or not (
-        vessels.shape == fov.shape == image.shape[:2]
+    if (
+        image.ndim != 3
+        or image.shape[-1] != 3
+        or not (vessels.shape == fov.shape == image.shape[:2])
     ):
         raise ValueError(
             f"augmentation_explorer: image (H, W, 3), vessels and fov (H, W) must match; got "
@@ -227,7 +241,11 @@ def augmentation_explorer(image, vessels, fov, *, seed: int = 0) -> Explorer:
 
     def draw(rotation, zoom, shift, flip, photometric, seed):
         augmenter = augment.build_augmenter(
-            int(seed), rotation=rotation, shift=shift, zoom=zoom, flip=flip,
+            int(seed),
+            rotation=rotation,
+            shift=shift,
+            zoom=zoom,
+            flip=flip,
             photometric=photometric,
         )
         images, moved = augmenter(image[None], targets)
@@ -271,8 +289,14 @@ def augmentation_explorer(image, vessels, fov, *, seed: int = 0) -> Explorer:
         "photometric": _checkbox("brightness, contrast, gamma"),
         "seed": _slider(ipywidgets.IntSlider, "random draw", 0, 50, 1),
     }
-    values = {"rotation": 90.0, "zoom": 0.2, "shift": 0.1, "flip": True,
-              "photometric": True, "seed": int(seed)}
+    values = {
+        "rotation": 90.0,
+        "zoom": 0.2,
+        "shift": 0.1,
+        "flip": True,
+        "photometric": True,
+        "seed": int(seed),
+    }
     return Explorer(controls, values, draw)
 
 
@@ -287,8 +311,9 @@ def _busiest_block(mask, side):
 def _rectangle(left, top, side):
     from matplotlib.patches import Rectangle
 
-    return Rectangle((left - 0.5, top - 0.5), side, side, fill=False, edgecolor="#E69F00",
-                     linewidth=1.5)
+    return Rectangle(
+        (left - 0.5, top - 0.5), side, side, fill=False, edgecolor="#E69F00", linewidth=1.5
+    )
 
 
 def threshold_explorer(image, probabilities, truth, fov, *, image_id=None) -> Explorer:
@@ -337,7 +362,12 @@ def threshold_explorer(image, probabilities, truth, fov, *, image_id=None) -> Ex
     def draw(threshold):
         metrics = evaluate.pixel_metrics(probabilities, truth, fov, threshold)
         figure = plotting.plot_error_overlay(
-            image, truth, probabilities, fov=fov, threshold=threshold, show_binary=True,
+            image,
+            truth,
+            probabilities,
+            fov=fov,
+            threshold=threshold,
+            show_binary=True,
             image_id=image_id,
         )
         summary = (
@@ -349,7 +379,8 @@ def threshold_explorer(image, probabilities, truth, fov, *, image_id=None) -> Ex
         return figure, summary
 
     controls = {
-        "threshold": _slider(ipywidgets.FloatSlider, "threshold", 0.01, 0.99, 0.01,
-                             readout_format=".2f"),
+        "threshold": _slider(
+            ipywidgets.FloatSlider, "threshold", 0.01, 0.99, 0.01, readout_format=".2f"
+        ),
     }
     return Explorer(controls, {"threshold": 0.5}, draw)

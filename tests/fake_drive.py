@@ -31,5 +31,3 @@ def make_fake_drive(root):
                 file = root / pattern.format(id=image_id)
                 write_image(file, "RGB" if key == "images" else "P")
     return root
-
-

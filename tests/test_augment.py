@@ -155,6 +155,7 @@ def test_deterministic_inside_parallel_tf_data_map():
 
     def run():
         dataset = tf.data.Dataset.from_tensors((images, targets)).repeat(6).enumerate()
+
         def apply(index, pair):
             return augmenter(pair[0], pair[1], seed=tf.stack([tf.constant(0, tf.int64), index]))
 

@@ -123,7 +123,10 @@ def test_cli_prepare_synthetic(tmp_path, capsys):
 
 
 def test_cli_prepare_reports_bad_data_without_traceback(tmp_path, capsys):
-    assert cli.main(["prepare", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "x.h5")]) == 2
+    assert (
+        cli.main(["prepare", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "x.h5")])
+        == 2
+    )
     assert "DRIVE not found" in capsys.readouterr().err
 
 

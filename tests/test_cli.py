@@ -34,7 +34,9 @@ def _fundus_png(path, mode="RGB", size=(70, 90)):
     return path
 
 
-def test_evaluate_writes_metrics_figures_and_probabilities(tiny_model_file, tmp_path, capsys, monkeypatch):
+def test_evaluate_writes_metrics_figures_and_probabilities(
+    tiny_model_file, tmp_path, capsys, monkeypatch
+):
     monkeypatch.delenv(config.DATA_VARIABLE, raising=False)
     out = tmp_path / "eval"
     assert cli.main(["evaluate", "--model", str(tiny_model_file), "--out", str(out)]) == 0
@@ -58,7 +60,9 @@ def test_evaluate_writes_metrics_figures_and_probabilities(tiny_model_file, tmp_
 def test_predict_writes_probability_and_binary_maps(tiny_model_file, tmp_path, capsys):
     image = _fundus_png(tmp_path / "eye.png")
     out = tmp_path / "pred"
-    assert cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(out)]) == 0
+    assert (
+        cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(out)]) == 0
+    )
     written = sorted(p.name for p in out.iterdir())
     assert "eye_probability.png" in written and "eye_vessels.png" in written
     with Image.open(out / "eye_vessels.png") as binary:
@@ -74,7 +78,9 @@ def test_predict_names_the_scale_and_the_factor(tiny_model_file, tmp_path, capsy
     image = tmp_path / "eye.png"
     Image.fromarray(pixels.astype(np.uint8)).save(image)
     out = tmp_path / "pred"
-    assert cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(out)]) == 0
+    assert (
+        cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(out)]) == 0
+    )
     printed = capsys.readouterr().out
     assert "eye.png: FOV 180 px wide at 45°, 4.0 px/degree; resized by 0.500" in printed
     with Image.open(out / "eye_probability.png") as probability:
@@ -88,14 +94,26 @@ def test_predict_names_the_scale_and_the_factor(tiny_model_file, tmp_path, capsy
     assert "at 30°, 6.0 px/degree; resized by 0.333" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--fov-diameter", "-3", "FOV diameter must be a positive number"),
-    ("--fov-diameter", "10", "would need enlarging 9.0x"),
-    ("--field-of-view", "0", "field angle must lie in (0, 200]"),
-])
-def test_predict_refuses_a_bad_scale_naming_the_file(tiny_model_file, tmp_path, capsys, option, value, message):
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--fov-diameter", "-3", "FOV diameter must be a positive number"),
+        ("--fov-diameter", "10", "would need enlarging 9.0x"),
+        ("--field-of-view", "0", "field angle must lie in (0, 200]"),
+    ],
+)
+def test_predict_refuses_a_bad_scale_naming_the_file(
+    tiny_model_file, tmp_path, capsys, option, value, message
+):
     image = _fundus_png(tmp_path / "eye.png")
-    arguments = ["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]
+    arguments = [
+        "predict",
+        str(image),
+        "--model",
+        str(tiny_model_file),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     assert cli.main([*arguments, option, value]) == 2
     error = capsys.readouterr().err
     assert str(image) in error and message in error
@@ -104,19 +122,36 @@ def test_predict_refuses_a_bad_scale_naming_the_file(tiny_model_file, tmp_path, 
 
 def test_predict_handles_rgba(tiny_model_file, tmp_path):
     image = _fundus_png(tmp_path / "eye.png", "RGBA")
-    assert cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]) == 0
+    assert (
+        cli.main(
+            ["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]
+        )
+        == 0
+    )
 
 
 def test_predict_refuses_greyscale_naming_the_file(tiny_model_file, tmp_path, capsys):
     image = _fundus_png(tmp_path / "grey.png", "L")
-    assert cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        cli.main(
+            ["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]
+        )
+        == 2
+    )
     assert "grey.png" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("threshold", ["-0.1", "1.5"])
 def test_predict_threshold_outside_unit_interval(tiny_model_file, tmp_path, capsys, threshold):
     image = _fundus_png(tmp_path / "eye.png")
-    arguments = ["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]
+    arguments = [
+        "predict",
+        str(image),
+        "--model",
+        str(tiny_model_file),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     assert cli.main([*arguments, "--threshold", threshold]) == 2
     assert "--threshold must lie in [0, 1]" in capsys.readouterr().err
 
@@ -124,14 +159,20 @@ def test_predict_threshold_outside_unit_interval(tiny_model_file, tmp_path, caps
 def test_missing_model_is_named(tmp_path, capsys):
     image = _fundus_png(tmp_path / "eye.png")
     missing = tmp_path / "nowhere.keras"
-    assert cli.main(["predict", str(image), "--model", str(missing), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        cli.main(["predict", str(image), "--model", str(missing), "--out", str(tmp_path / "o")])
+        == 2
+    )
     assert "nowhere.keras" in capsys.readouterr().err
 
 
 def test_file_that_is_not_a_model(tmp_path, capsys):
     fake = tmp_path / "notes.keras"
     fake.write_text("not a model")
-    assert cli.main(["evaluate", "--model", str(fake), "--synthetic", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        cli.main(["evaluate", "--model", str(fake), "--synthetic", "--out", str(tmp_path / "o")])
+        == 2
+    )
     assert "notes.keras is not a Keras model" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 

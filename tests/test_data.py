@@ -22,7 +22,11 @@ def _zip_folder(folder, archive_path, prefix="DRIVE/"):
 @pytest.mark.drive
 def test_real_drive_counts(drive_dataset):
     assert drive_dataset.source == "drive"
-    assert (len(drive_dataset.train), len(drive_dataset.validation), len(drive_dataset.test)) == (17, 3, 20)
+    assert (len(drive_dataset.train), len(drive_dataset.validation), len(drive_dataset.test)) == (
+        17,
+        3,
+        20,
+    )
     for split in (drive_dataset.train, drive_dataset.validation, drive_dataset.test):
         assert split.images.shape[1:] == (584, 565, 3)
         assert split.images.dtype == np.float32
@@ -190,11 +194,16 @@ def test_damaged_zip_member_is_named(fake_drive, tmp_path):
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
     content[start + info.compress_size // 2] ^= 0xFF
     archive.write_bytes(bytes(content))
-    with pytest.raises(data.DataError, match=r"22_training\.tif cannot be unpacked.*Download DRIVE\.zip"):
+    with pytest.raises(
+        data.DataError, match=r"22_training\.tif cannot be unpacked.*Download DRIVE\.zip"
+    ):
         data.load_drive(archive)
 
 
 def test_image_of_another_size_is_named(fake_drive):
     _write_image(fake_drive / "training/images/25_training.tif", "RGB", shape=(6, 6))
-    with pytest.raises(data.DataError, match=r"25_training\.tif: size \(6, 6\) differs from training/images/21_training\.tif"):
+    with pytest.raises(
+        data.DataError,
+        match=r"25_training\.tif: size \(6, 6\) differs from training/images/21_training\.tif",
+    ):
         data.load_drive(fake_drive)

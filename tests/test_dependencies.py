@@ -65,7 +65,9 @@ def test_ci_runs_the_lowest_environment_after_the_readme_command():
     lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert lines.index("make test") < lines.index("make test-lowest")
     makefile = (ROOT / "Makefile").read_text()
-    assert "-c $(LOWEST_PINS)" in makefile and "LOWEST_PINS := .ci/lowest-requirements.txt" in makefile
+    assert (
+        "-c $(LOWEST_PINS)" in makefile and "LOWEST_PINS := .ci/lowest-requirements.txt" in makefile
+    )
 
 
 def test_package_and_pyproject_state_the_same_version():

@@ -45,7 +45,9 @@ def _fake_colab(monkeypatch, before: dict, after: dict):
 
 
 def test_an_old_keras_that_was_not_imported_is_upgraded_and_named(monkeypatch, capsys):
-    run, calls = _fake_colab(monkeypatch, {"keras": "3.10.0", "fakepkg": "2.1"}, {"keras": "3.15.1"})
+    run, calls = _fake_colab(
+        monkeypatch, {"keras": "3.10.0", "fakepkg": "2.1"}, {"keras": "3.15.1"}
+    )
     monkeypatch.delitem(sys.modules, "keras", raising=False)
     changes = environment.install_requirements(run=run)
     (command,) = calls

@@ -304,7 +304,9 @@ def test_evaluate_model_and_write_report(tmp_path, monkeypatch):
         levels = np.asarray(saved)
     fov = report.test.fov[0]
     assert not fov.all() and not levels[~fov].any()  # 0 outside the FOV
-    np.testing.assert_allclose(levels[fov] / 65535, report.test_probabilities[0][fov], atol=1 / 65535)
+    np.testing.assert_allclose(
+        levels[fov] / 65535, report.test_probabilities[0][fov], atol=1 / 65535
+    )
 
 
 def test_json_has_no_nan(tmp_path, monkeypatch):
@@ -335,7 +337,7 @@ def test_optic_disc_centre_finds_the_bright_spot_inside_the_fov():
     size = 200
     rows, cols = np.mgrid[:size, :size]
     fov = np.hypot(rows - 100, cols - 100) < 90
-    glow = 0.6 * np.exp(-np.hypot(rows - 80, cols - 130) ** 2 / (2 * 12**2))
+    glow = 0.6 * np.exp(-(np.hypot(rows - 80, cols - 130) ** 2) / (2 * 12**2))
     image = np.repeat((0.3 + glow)[..., None], 3, axis=2).astype(np.float32)
     image[~fov] = 0.0
     row, column = evaluate.optic_disc_centre(image, fov)

@@ -83,8 +83,10 @@ def test_background_accuracy(split):
     assert exercises.check_background_accuracy(right, split, verbose=False).passed
     assert exercises.check_background_accuracy(np.array(right), split, verbose=False).passed
     _specific(exercises.check_background_accuracy(right[::-1], split, verbose=False), "swapped")
-    _specific(exercises.check_background_accuracy((right[0], 0.9), split, verbose=False),
-              "inside-FOV accuracy 0.9000 is off")
+    _specific(
+        exercises.check_background_accuracy((right[0], 0.9), split, verbose=False),
+        "inside-FOV accuracy 0.9000 is off",
+    )
     _specific(exercises.check_background_accuracy(0.85, split, verbose=False), "two numbers")
 
 
@@ -115,8 +117,10 @@ def test_receptive_field_matches_the_measured_one(depth, expected):
 def test_receptive_field_with_three_convolutions_per_level():
     # Walked back by hand: 1 -> 4 -> 6 -> 7 (expanding path), +6 = 13, then 32, 70, 146.
     assert exercises.check_receptive_field(146, 3, convolutions=3, verbose=False).passed
-    _specific(exercises.check_receptive_field(100, 3, convolutions=3, verbose=False),
-              "2 convolutions per level")
+    _specific(
+        exercises.check_receptive_field(100, 3, convolutions=3, verbose=False),
+        "2 convolutions per level",
+    )
 
 
 def test_receptive_field_feedback():

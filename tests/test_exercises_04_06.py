@@ -32,7 +32,9 @@ def _specific(result, *words):
 def _split(vessels, fov):
     vessels, fov = np.asarray(vessels, bool), np.asarray(fov, bool)
     images = np.zeros((*vessels.shape, 3), np.float32)
-    return data.Split(images, vessels, fov, tuple(f"{i + 1:02d}" for i in range(len(vessels))), None)
+    return data.Split(
+        images, vessels, fov, tuple(f"{i + 1:02d}" for i in range(len(vessels))), None
+    )
 
 
 @pytest.fixture
@@ -64,7 +66,10 @@ def tiny_model():
         (exercises.check_tile_count, ((2336, 3504), 512, 128, 8)),
         (exercises.check_scale_factor, (np.ones((4, 8), bool), np.ones((4, 2), bool))),
         (exercises.check_fov_share, (np.zeros((1, 2, 2, 2)), np.zeros((1, 2, 2, 2)))),
-        (exercises.check_images_beating_observer, ([{"id": "01", "f1": 0.8}], [{"id": "01", "f1": 0.7}])),
+        (
+            exercises.check_images_beating_observer,
+            ([{"id": "01", "f1": 0.8}], [{"id": "01", "f1": 0.7}]),
+        ),
     ],
 )
 def test_checkers_are_kind_to_none(checker, args, capsys):
@@ -94,11 +99,18 @@ def test_masked_bce_agrees_with_the_loss_and_names_mistakes():
     assert exercises.check_masked_bce(BCE, Y_TRUE, Y_PRED, verbose=False).passed
     assert exercises.check_masked_bce(np.float32(BCE), Y_TRUE, Y_PRED[..., 0], verbose=False).passed
     outside = -math.log(0.3)
-    _specific(exercises.check_masked_bce((3 * BCE + outside) / 4, Y_TRUE, Y_PRED, verbose=False), "every pixel")
+    _specific(
+        exercises.check_masked_bce((3 * BCE + outside) / 4, Y_TRUE, Y_PRED, verbose=False),
+        "every pixel",
+    )
     _specific(exercises.check_masked_bce(3 * BCE, Y_TRUE, Y_PRED, verbose=False), "sum")
-    _specific(exercises.check_masked_bce(3 * BCE / 4, Y_TRUE, Y_PRED, verbose=False), "divided by all 4")
+    _specific(
+        exercises.check_masked_bce(3 * BCE / 4, Y_TRUE, Y_PRED, verbose=False), "divided by all 4"
+    )
     _specific(exercises.check_masked_bce(-BCE, Y_TRUE, Y_PRED, verbose=False), "sign")
-    _specific(exercises.check_masked_bce(BCE / math.log(10), Y_TRUE, Y_PRED, verbose=False), "log10")
+    _specific(
+        exercises.check_masked_bce(BCE / math.log(10), Y_TRUE, Y_PRED, verbose=False), "log10"
+    )
     _specific(exercises.check_masked_bce(BCE / math.log(2), Y_TRUE, Y_PRED, verbose=False), "log2")
     _specific(exercises.check_masked_bce(0.9, Y_TRUE, Y_PRED, verbose=False), "hint")
     _specific(exercises.check_masked_bce("0.5", Y_TRUE, Y_PRED, verbose=False), "str")
@@ -120,7 +132,9 @@ def test_masked_bce_rejects_bad_examples(y_true, y_pred, match):
 def test_soft_dice_agrees_with_the_loss_and_names_mistakes():
     assert float(losses.masked_dice_loss(Y_TRUE, Y_PRED)) == pytest.approx(DICE_LOSS, rel=1e-5)
     assert exercises.check_soft_dice(DICE_LOSS, Y_TRUE, Y_PRED, verbose=False).passed
-    _specific(exercises.check_soft_dice(1 - DICE_LOSS, Y_TRUE, Y_PRED, verbose=False), "Dice coefficient")
+    _specific(
+        exercises.check_soft_dice(1 - DICE_LOSS, Y_TRUE, Y_PRED, verbose=False), "Dice coefficient"
+    )
     unmasked = 1 - 3.4 / 5.2  # the 0.7 outside the FOV counted in sum(p)
     _specific(exercises.check_soft_dice(unmasked, Y_TRUE, Y_PRED, verbose=False), "outside the FOV")
     _specific(exercises.check_soft_dice(1 - 2.4 / 3.5, Y_TRUE, Y_PRED, verbose=False), "smoothing")
@@ -207,14 +221,17 @@ def thresholds():
 @pytest.mark.parametrize("answer", [0.45, 0.3, 0.65, np.float64(0.5)])
 def test_validation_threshold_accepts_every_best_threshold(thresholds, answer):
     validation, validation_split, _, _ = thresholds
-    assert exercises.check_validation_threshold(answer, validation, validation_split, verbose=False).passed
+    assert exercises.check_validation_threshold(
+        answer, validation, validation_split, verbose=False
+    ).passed
 
 
 def test_validation_threshold_mistakes(thresholds):
     validation, validation_split, test, test_split = thresholds
     check = exercises.check_validation_threshold
-    chosen_on_test = check(0.875, validation, validation_split, test_probabilities=test,
-                           test=test_split, verbose=False)
+    chosen_on_test = check(
+        0.875, validation, validation_split, test_probabilities=test, test=test_split, verbose=False
+    )
     _specific(chosen_on_test, "*test* images prefer")
     _specific(check(0.75, validation, validation_split, verbose=False), "validation F1 0.5000")
     _specific(check(1.5, validation, validation_split, verbose=False), "not a probability")
@@ -236,7 +253,9 @@ def test_validation_threshold_names_the_default():
     # Vessels at 0.4 and 0.3, background at 0.2: 0.5 finds nothing.
     split = _split([[[1, 1, 0]]], [[[1, 1, 1]]])
     probabilities = np.array([[[0.4, 0.3, 0.2]]], np.float32)
-    _specific(exercises.check_validation_threshold(0.5, probabilities, split, verbose=False), "default")
+    _specific(
+        exercises.check_validation_threshold(0.5, probabilities, split, verbose=False), "default"
+    )
 
 
 MODEL_ROWS = [{"id": "01", "f1": 0.8}, {"id": "02", "f1": 0.7}, {"id": "03", "f1": 0.9}]
@@ -245,23 +264,36 @@ OBSERVER_ROWS = [{"id": i, "f1": 0.75} for i in ("01", "02", "03")]
 
 @pytest.mark.parametrize("answer", [2, np.int64(2), {"01", "03"}, ["03", "01"]])
 def test_images_beating_observer_right(answer):
-    assert exercises.check_images_beating_observer(answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False).passed
+    assert exercises.check_images_beating_observer(
+        answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False
+    ).passed
 
 
 @pytest.mark.parametrize(
     "answer, words",
-    [(1, ["2nd observer wins"]), (2 / 3, ["not a fraction"]), ({"01"}, ["'03'", "missing"]),
-     ({"01", "02", "03"}, ["'02'"]), (3, ["hint"]), ("two", ["str"])],
+    [
+        (1, ["2nd observer wins"]),
+        (2 / 3, ["not a fraction"]),
+        ({"01"}, ["'03'", "missing"]),
+        ({"01", "02", "03"}, ["'02'"]),
+        (3, ["hint"]),
+        ("two", ["str"]),
+    ],
 )
 def test_images_beating_observer_mistakes(answer, words):
-    _specific(exercises.check_images_beating_observer(answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False), *words)
+    _specific(
+        exercises.check_images_beating_observer(answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False),
+        *words,
+    )
 
 
 def test_images_beating_observer_rejects_mismatched_rows():
     with pytest.raises(ValueError, match="same image ids"):
         exercises.check_images_beating_observer(2, MODEL_ROWS, OBSERVER_ROWS[:2], verbose=False)
     with pytest.raises(ValueError, match="one row per image"):
-        exercises.check_images_beating_observer(2, MODEL_ROWS + MODEL_ROWS[:1], OBSERVER_ROWS, verbose=False)
+        exercises.check_images_beating_observer(
+            2, MODEL_ROWS + MODEL_ROWS[:1], OBSERVER_ROWS, verbose=False
+        )
 
 
 def test_chance_pr_auc(ranking):
@@ -301,13 +333,22 @@ def test_fov_share(batches):
 
 @pytest.mark.parametrize(
     "shape, tile, overlap, multiple",
-    [((2336, 3504), 512, 128, 8), ((2336, 3504), 1024, 64, 16), ((584, 565), 256, 32, 8), ((300, 200), 512, 64, 8)],
+    [
+        ((2336, 3504), 512, 128, 8),
+        ((2336, 3504), 1024, 64, 16),
+        ((584, 565), 256, 32, 8),
+        ((300, 200), 512, 64, 8),
+    ],
 )
 def test_tile_count_matches_the_predictor(shape, tile, overlap, multiple):
     padded = [-(-side // multiple) * multiple for side in shape]
     stride = (tile - overlap) // multiple * multiple
-    expected = math.prod(len(inference._tile_starts(side, min(tile, side), stride)) for side in padded)
-    assert exercises.check_tile_count(expected, shape, tile, overlap, multiple, verbose=False).passed
+    expected = math.prod(
+        len(inference._tile_starts(side, min(tile, side), stride)) for side in padded
+    )
+    assert exercises.check_tile_count(
+        expected, shape, tile, overlap, multiple, verbose=False
+    ).passed
 
 
 def test_tile_count_mistakes():
@@ -324,17 +365,29 @@ def test_tta_by_hand_passes_and_mistakes_are_named(tiny_model):
     image = np.random.default_rng(0).random((12, 10, 3), dtype=np.float32)
     flips = ((1, 1), (1, -1), (-1, 1), (-1, -1))
     reference = inference.predict(tiny_model, image, tta=True)
-    by_hand = np.mean([inference.predict(tiny_model, np.ascontiguousarray(image[::r, ::c]))[::r, ::c]
-                       for r, c in flips], axis=0)
-    not_back = np.mean([inference.predict(tiny_model, np.ascontiguousarray(image[::r, ::c]))
-                        for r, c in flips], axis=0)
+    by_hand = np.mean(
+        [
+            inference.predict(tiny_model, np.ascontiguousarray(image[::r, ::c]))[::r, ::c]
+            for r, c in flips
+        ],
+        axis=0,
+    )
+    not_back = np.mean(
+        [inference.predict(tiny_model, np.ascontiguousarray(image[::r, ::c])) for r, c in flips],
+        axis=0,
+    )
     check = exercises.check_tta
     assert check(reference, tiny_model, image, verbose=False).passed
     assert check(by_hand, tiny_model, image, verbose=False).passed
-    _specific(check(inference.predict(tiny_model, image), tiny_model, image, verbose=False), "without flips")
+    _specific(
+        check(inference.predict(tiny_model, image), tiny_model, image, verbose=False),
+        "without flips",
+    )
     _specific(check(not_back, tiny_model, image, verbose=False), "flip each one back")
     _specific(check(reference + 0.2, tiny_model, image, verbose=False), "hint")
-    _specific(check(reference[None, ..., None], tiny_model, image, verbose=False), "batch and channel")
+    _specific(
+        check(reference[None, ..., None], tiny_model, image, verbose=False), "batch and channel"
+    )
 
 
 def test_scale_factor():

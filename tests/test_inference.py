@@ -481,10 +481,14 @@ def test_a_photograph_at_twice_the_scale_is_halved_predicted_and_restored(small)
     result = inference.predict_photograph(small, photo)
     assert result.factor == pytest.approx(0.5, rel=0.02)
     assert result.photo_scale.fov_diameter == pytest.approx(200, abs=2)
-    assert result.probabilities.shape == photo.shape[:2] and result.probabilities.dtype == np.float32
+    assert (
+        result.probabilities.shape == photo.shape[:2] and result.probabilities.dtype == np.float32
+    )
     assert not result.probabilities[~result.fov].any()
     by_hand = scale.resize_image(
-        inference.predict(small, scale.resize_image(photo, scale.resized_shape(photo.shape, result.factor))),
+        inference.predict(
+            small, scale.resize_image(photo, scale.resized_shape(photo.shape, result.factor))
+        ),
         photo.shape[:2],
     )
     np.testing.assert_allclose(result.probabilities, np.where(result.fov, by_hand, 0), atol=1e-6)
@@ -495,20 +499,28 @@ def test_a_photograph_at_the_models_scale_is_not_resampled(small):
     photo, disc = _photograph(103)  # within 5 %: exactly what predict gives
     result = inference.predict_photograph(small, photo, fov=disc)
     assert result.factor == 1.0
-    np.testing.assert_array_equal(result.probabilities, np.where(disc, inference.predict(small, photo), 0))
+    np.testing.assert_array_equal(
+        result.probabilities, np.where(disc, inference.predict(small, photo), 0)
+    )
 
 
 def test_native_size_keeps_todays_behaviour(small):
     photo, disc = _photograph(200)
     result = inference.predict_photograph(small, photo, fov=disc, native_size=True)
     assert result.factor == 1.0 and result.photo_scale is None
-    np.testing.assert_array_equal(result.probabilities, np.where(disc, inference.predict(small, photo), 0))
+    np.testing.assert_array_equal(
+        result.probabilities, np.where(disc, inference.predict(small, photo), 0)
+    )
 
 
 def test_the_field_angle_and_an_explicit_diameter_set_the_factor(small):
     photo, _disc = _photograph(200)
-    assert inference.predict_photograph(small, photo, field_degrees=30).factor == pytest.approx(1 / 3, rel=0.02)
-    assert inference.predict_photograph(small, photo, fov_diameter=400).factor == pytest.approx(0.25)
+    assert inference.predict_photograph(small, photo, field_degrees=30).factor == pytest.approx(
+        1 / 3, rel=0.02
+    )
+    assert inference.predict_photograph(small, photo, fov_diameter=400).factor == pytest.approx(
+        0.25
+    )
 
 
 @pytest.mark.filterwarnings(SAVING_WARNING)
@@ -524,12 +536,15 @@ def test_a_model_is_rescaled_to_its_own_training_scale_which_travels_in_its_file
     assert scale.of_model(inference.load_model(tmp_path / "plain.keras")) == scale.DRIVE
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"fov_diameter": 0}, "FOV diameter must be a positive number"),
-    ({"fov_diameter": 20}, "would need enlarging 5.0x"),
-    ({"field_degrees": -1}, "field angle must lie in"),
-    ({"fov": np.ones((5, 5), bool)}, "give the FOV mask of this photograph"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"fov_diameter": 0}, "FOV diameter must be a positive number"),
+        ({"fov_diameter": 20}, "would need enlarging 5.0x"),
+        ({"field_degrees": -1}, "field angle must lie in"),
+        ({"fov": np.ones((5, 5), bool)}, "give the FOV mask of this photograph"),
+    ],
+)
 def test_bad_scale_input_gets_a_clear_message(small, bad, message):
     photo, _ = _photograph(100)
     with pytest.raises(ValueError, match=message):

@@ -43,7 +43,11 @@ def _with_initializer_argument(source, target, name, value):
     add(config)
     with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w") as copy:
         for member in archive.infolist():
-            content = json.dumps(config).encode() if member.filename == "config.json" else archive.read(member)
+            content = (
+                json.dumps(config).encode()
+                if member.filename == "config.json"
+                else archive.read(member)
+            )
             copy.writestr(member, content)
     return target
 

@@ -21,7 +21,7 @@ from retina_tutorial import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The first lines of every notebook's first code cell, exactly.
-COLAB_CELL = '''import sys
+COLAB_CELL = """import sys
 
 if "google.colab" in sys.modules:  # Colab only: install the book's package
     import subprocess
@@ -33,7 +33,7 @@ if "google.colab" in sys.modules:  # Colab only: install the book's package
     from retina_tutorial import environment
 
     environment.install_requirements()  # upgrades what is too old, says so
-'''
+"""
 #: Markers of the chapter skeleton, in the order they must appear.
 SKELETON = (
     "## Overview",
@@ -60,7 +60,10 @@ def _toc_files(entries):
 
 def toc_documents():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"], *_toc_files([{"chapters": toc.get("chapters"), "parts": toc.get("parts")}])]
+    return [
+        toc["root"],
+        *_toc_files([{"chapters": toc.get("chapters"), "parts": toc.get("parts")}]),
+    ]
 
 
 def _document_path(name):
@@ -69,7 +72,9 @@ def _document_path(name):
 
 
 NOTEBOOKS = [
-    path for path in map(_document_path, toc_documents()) if path is not None and path.suffix == ".ipynb"
+    path
+    for path in map(_document_path, toc_documents())
+    if path is not None and path.suffix == ".ipynb"
 ]
 
 
@@ -93,8 +98,11 @@ def test_every_document_in_the_toc_exists():
 def test_notebook_is_committed_without_outputs(path):
     notebook = _read(path)
     nbformat.validate(notebook)
-    dirty = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-             and (cell.outputs or cell.execution_count is not None)]
+    dirty = [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
 
 
@@ -102,7 +110,9 @@ def test_notebook_is_committed_without_outputs(path):
 def test_notebook_follows_the_skeleton(path):
     notebook = _read(path)
     fences = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)  # code examples are not headings
-    markdown = [fences.sub("", cell.source) for cell in notebook.cells if cell.cell_type == "markdown"]
+    markdown = [
+        fences.sub("", cell.source) for cell in notebook.cells if cell.cell_type == "markdown"
+    ]
     titles = [line for text in markdown for line in text.splitlines() if re.match(r"# \S", line)]
     assert len(titles) == 1 and notebook.cells[0].source.startswith("# "), (
         f"{path.name}: one '# ' title, in the first cell; found {titles}"
@@ -120,13 +130,23 @@ def test_notebook_follows_the_skeleton(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_first_code_cell_installs_on_colab_then_shows_profile_and_data(path):
     source = _code_cells(_read(path))[0].source
-    assert source.startswith(COLAB_CELL), f"{path.name}: first code cell must start with the Colab cell"
-    for line in ("profile = config.get_profile()", "print(profile)", "dataset = data.load_dataset()"):
+    assert source.startswith(COLAB_CELL), (
+        f"{path.name}: first code cell must start with the Colab cell"
+    )
+    for line in (
+        "profile = config.get_profile()",
+        "print(profile)",
+        "dataset = data.load_dataset()",
+    ):
         assert line in source, f"{path.name}: first code cell lacks `{line}`"
     tree = ast.parse("\n".join(line for line in source.splitlines() if not line.startswith("%")))
     modules = {module.name for module in pkgutil.iter_modules(retina_tutorial.__path__)}
-    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                and node.module == "retina_tutorial" for alias in node.names]
+    imported = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "retina_tutorial"
+        for alias in node.names
+    ]
     assert imported and set(imported) <= modules, (
         f"{path.name}: import the package's modules, not objects; got {imported}"
     )
@@ -157,7 +177,7 @@ def test_colab_cell_installs_the_package_then_checks_its_requirements(monkeypatc
     calls = []
     _run_colab_guard(monkeypatch, calls, on_colab=True)
     # This environment meets every requirement: pip runs once, for the package.
-    (command,), = calls
+    ((command,),) = calls
     assert command[:6] == [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
     assert command[6].startswith("retina-tutorial @ git+https://github.com/")
     assert "already has what the book needs" in capsys.readouterr().out
@@ -168,7 +188,9 @@ def test_code_cells_are_short(path):
     # The first cell is exempt: its Colab block alone takes 7 of the lines.
     lengths = [len(cell.source.splitlines()) for cell in _code_cells(_read(path))[1:]]
     long = [n for n in lengths if n > MAX_CODE_LINES]
-    assert not long, f"{path.name}: code cells of {long} lines (> {MAX_CODE_LINES}); move code to the package"
+    assert not long, (
+        f"{path.name}: code cells of {long} lines (> {MAX_CODE_LINES}); move code to the package"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -187,16 +209,30 @@ def test_code_lines_fit_a_book_page(path):
 def test_exercises_call_real_checkers_and_have_hidden_solutions(path):
     cells = _read(path).cells
     text = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
-    after = text[text.find("## Exercises"):]
-    assert len(re.findall(r"^### Exercise \d+", after, re.MULTILINE)) >= 3, f"{path.name}: 3+ exercises"
-    calls = {name for cell in cells if cell.cell_type == "code"
-             for name in re.findall(r"exercises\.(check_\w+)\(", cell.source)}
+    after = text[text.find("## Exercises") :]
+    assert len(re.findall(r"^### Exercise \d+", after, re.MULTILINE)) >= 3, (
+        f"{path.name}: 3+ exercises"
+    )
+    calls = {
+        name
+        for cell in cells
+        if cell.cell_type == "code"
+        for name in re.findall(r"exercises\.(check_\w+)\(", cell.source)
+    }
     unknown = sorted(name for name in calls if not callable(getattr(exercises, name, None)))
     assert not unknown, f"{path.name}: calls checkers that exercises.py lacks: {unknown}"
     assert len(calls) >= 3, f"{path.name}: at least 3 different checkers, found {sorted(calls)}"
-    learner = [c for c in cells if c.cell_type == "code" and "= None" in c.source
-               and "exercises.check_" in c.source]
-    solutions = [c for c in cells if c.cell_type == "code" and "hide-cell" in c.metadata.get("tags", ())
-                 and "exercises.check_" in c.source]
+    learner = [
+        c
+        for c in cells
+        if c.cell_type == "code" and "= None" in c.source and "exercises.check_" in c.source
+    ]
+    solutions = [
+        c
+        for c in cells
+        if c.cell_type == "code"
+        and "hide-cell" in c.metadata.get("tags", ())
+        and "exercises.check_" in c.source
+    ]
     assert len(learner) >= 3, f"{path.name}: exercise cells should start from `answer = None`"
     assert len(solutions) >= len(learner), f"{path.name}: each exercise needs a hidden solution"

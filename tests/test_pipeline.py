@@ -204,7 +204,9 @@ def test_validation_data_pads_images_by_reflection_and_targets_with_zero():
     np.testing.assert_array_equal(np.concatenate([x for x, _ in elements]), padded)
 
 
-@pytest.mark.parametrize("batch_size, batches, fillers", [(1, 3, 0), (2, 2, 1), (3, 1, 0), (4, 1, 1)])
+@pytest.mark.parametrize(
+    "batch_size, batches, fillers", [(1, 3, 0), (2, 2, 1), (3, 1, 0), (4, 1, 1)]
+)
 def test_validation_batches_are_full_and_filler_has_no_fov(batch_size, batches, fillers):
     split = coded_split(fov=np.ones((3, HEIGHT, WIDTH), bool))
     elements = take(pipeline.validation_data(split, multiple=8, batch_size=batch_size), 10)
@@ -253,7 +255,9 @@ def test_flips_only_move_target_pixels_exactly():
     seen = set()
     for (_, plain_targets), (_, flipped_targets) in zip(plain, flipped):
         for original, augmented in zip(plain_targets, flipped_targets):
-            matches = [i for i, mirror in enumerate(mirrors) if np.array_equal(mirror(original), augmented)]
+            matches = [
+                i for i, mirror in enumerate(mirrors) if np.array_equal(mirror(original), augmented)
+            ]
             assert matches, "an augmented patch is not an exact mirror image of its source"
             seen.update(matches)
     assert len(seen) > 1, "16 patches and never a flip: the augmentation did nothing"

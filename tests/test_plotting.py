@@ -88,7 +88,9 @@ def test_error_overlay_counts_and_colours(example):
 
 def test_error_overlay_can_show_the_binary_segmentation(example):
     image, truth, probabilities, fov = example
-    figure = plotting.plot_error_overlay(image, truth, probabilities, fov=fov, threshold=0.3, show_binary=True)
+    figure = plotting.plot_error_overlay(
+        image, truth, probabilities, fov=fov, threshold=0.3, show_binary=True
+    )
     binary = figure.axes[0].get_images()[0].get_array()
     np.testing.assert_array_equal(np.asarray(binary, bool), (probabilities >= 0.3) & fov)
     assert "0.30" in figure.axes[0].get_title()
@@ -218,8 +220,12 @@ def test_real_drive_figures_render(drive_dataset):
 
 
 def test_history_marks_the_epoch_the_checkpoint_keeps():
-    history = {"loss": [0.5, 0.3, 0.2], "val_loss": [0.4, 0.25, 0.3], "auc": [0.9, 0.93, 0.95],
-               "val_auc": [0.91, 0.94, 0.96]}
+    history = {
+        "loss": [0.5, 0.3, 0.2],
+        "val_loss": [0.4, 0.25, 0.3],
+        "auc": [0.9, 0.93, 0.95],
+        "val_auc": [0.91, 0.94, 0.96],
+    }
     # The checkpoint watches the validation AUC (epoch 3), not the loss (epoch 2).
     assert "highest validation AUC, epoch 3" in plotting.plot_history(history).get_suptitle()
 
@@ -235,9 +241,16 @@ def test_time_to_quality_marks_when_the_target_is_first_reached():
 
 
 def test_history_names_the_package_metrics_and_shows_a_zero_learning_rate():
-    history = {"epoch": [0, 1, 2], "auc": [0.8, 0.9, 0.95], "val_auc": [0.82, 0.9, 0.93],
-               "dice": [0.5, 0.6, 0.7], "val_dice": [0.5, 0.6, 0.65], "loss": [0.5, 0.3, 0.2],
-               "val_loss": [0.4, 0.3, 0.3], "learning_rate": [2e-3, 1e-3, 0.0]}
+    history = {
+        "epoch": [0, 1, 2],
+        "auc": [0.8, 0.9, 0.95],
+        "val_auc": [0.82, 0.9, 0.93],
+        "dice": [0.5, 0.6, 0.7],
+        "val_dice": [0.5, 0.6, 0.65],
+        "loss": [0.5, 0.3, 0.2],
+        "val_loss": [0.4, 0.3, 0.3],
+        "learning_rate": [2e-3, 1e-3, 0.0],
+    }
     figure = plotting.plot_history(history)
     titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
     assert titles == ["ROC AUC inside the FOV", "Dice inside the FOV", "Loss", "Learning rate"]
@@ -248,8 +261,10 @@ def test_history_names_the_package_metrics_and_shows_a_zero_learning_rate():
 def test_wide_probability_map_enlarges_its_text_with_the_figure():
     small = plotting.plot_probability_map(np.full((40, 48), 0.5, np.float32))
     wide = plotting.plot_probability_map(np.full((40, 1800), 0.5, np.float32))
+
     def label(figure):
         return figure.axes[1].yaxis.label.get_fontsize()
+
     assert label(small) == 10
     # 1800 + 24 + 220 pixels wide, shrunk to PAGE_PIXELS on a page.
     assert label(wide) == pytest.approx(10 * (1800 + 24 + 220) / plotting.PAGE_PIXELS)

@@ -29,7 +29,14 @@ def test_the_package_ships_a_model_its_history_and_card():
     assert all(None not in row and None not in row.values() for row in rows)
     assert [int(row["epoch"]) for row in rows] == list(range(len(rows)))
     card = pretrained.MODEL_CARD.read_text()
-    for heading in ("## Data", "## Recipe", "## Hardware", "## Metrics", "## Known failure modes", "## Intended use"):
+    for heading in (
+        "## Data",
+        "## Recipe",
+        "## Hardware",
+        "## Metrics",
+        "## Known failure modes",
+        "## Intended use",
+    ):
         assert heading in card, f"MODEL_CARD.md lacks {heading!r}"
     assert pretrained.SHA256 in card
 
@@ -42,7 +49,10 @@ def test_the_warm_restart_history_continues_the_shipped_run_and_never_beats_it()
     assert longer["epoch"] == list(range(80))
     assert {key: values[:first] for key, values in longer.items()} == shipped
     assert max(longer["val_auc"][first:]) < max(shipped["val_auc"])
-    assert longer["auc"][-1] > shipped["auc"][-1] + 0.003 and longer["val_auc"][-1] < shipped["val_auc"][-1]
+    assert (
+        longer["auc"][-1] > shipped["auc"][-1] + 0.003
+        and longer["val_auc"][-1] < shipped["val_auc"][-1]
+    )
 
 
 def test_a_damaged_copy_is_refused_with_the_file_named(tmp_path):
@@ -57,7 +67,9 @@ def test_a_damaged_copy_is_refused_with_the_file_named(tmp_path):
 
 
 def test_a_missing_file_is_refused_with_the_fix(tmp_path):
-    with pytest.raises(pretrained.PretrainedModelError, match="retina-tutorial train --profile full"):
+    with pytest.raises(
+        pretrained.PretrainedModelError, match="retina-tutorial train --profile full"
+    ):
         pretrained.verify(tmp_path / "absent.keras")
 
 
@@ -110,19 +122,27 @@ def test_cli_evaluate_accepts_pretrained(tmp_path, drive_dataset):
     out = tmp_path / "evaluation"
     assert cli.main(["evaluate", "--model", "pretrained", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["model"]["sha256"] == pretrained.SHA256 and metrics["model"]["name"] == "unet_wide"
+    assert (
+        metrics["model"]["sha256"] == pretrained.SHA256 and metrics["model"]["name"] == "unet_wide"
+    )
     assert metrics["test"]["threshold_validation"]["roc_auc"] >= 0.975
 
 
 def test_shipped_reports_belong_to_the_shipped_model_and_feed_the_results_table():
     rows = pretrained.results_rows()
     assert [row["method"] for row in rows] == [
-        "This book: wide U-Net, without TTA", "This book: wide U-Net, with TTA", "2nd human observer",
+        "This book: wide U-Net, without TTA",
+        "This book: wide U-Net, with TTA",
+        "2nd human observer",
     ]
     for path in pretrained.REPORTS.values():
         report = json.loads(path.read_text())
-        assert report["model"]["sha256"] == pretrained.SHA256, f"{path.name} was made with another model"
-        assert report["data"]["source"] == "drive" and report["data"]["test_fov_pixels"] == 4_538_143
+        assert report["model"]["sha256"] == pretrained.SHA256, (
+            f"{path.name} was made with another model"
+        )
+        assert (
+            report["data"]["source"] == "drive" and report["data"]["test_fov_pixels"] == 4_538_143
+        )
         assert 0.0 < report["threshold"] < 1.0 and report["tta"] == ("tta" in path.name)
     assert rows[1]["roc_auc"] >= rows[0]["roc_auc"] - 0.002  # TTA does not hurt
     assert rows[2]["f1"] == pytest.approx(0.7891, abs=5e-4)
@@ -134,14 +154,18 @@ def test_model_card_states_the_shipped_figures():
     card = pretrained.MODEL_CARD.read_text()
     for label, path in pretrained.REPORTS.items():
         chosen = json.loads(path.read_text())["test"]["threshold_validation"]
-        assert f"{chosen['roc_auc']:.4f} | {chosen['pr_auc']:.4f} | {chosen['f1']:.4f}" in card, label
+        assert f"{chosen['roc_auc']:.4f} | {chosen['pr_auc']:.4f} | {chosen['f1']:.4f}" in card, (
+            label
+        )
 
 
 def test_readme_results_table_is_the_shipped_one():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     start, end = "<!-- results-table:", "<!-- /results-table -->"
     shown = readme[readme.index(start) : readme.index(end)].split("\n", 1)[1].strip()
-    assert shown == published.to_markdown(published.results_table(pretrained.results_rows())).strip()
+    assert (
+        shown == published.to_markdown(published.results_table(pretrained.results_rows())).strip()
+    )
 
 
 def test_time_to_quality_benchmark_ships_with_the_recipe():

@@ -67,8 +67,14 @@ def test_orobix_figures_match_its_confusion_matrix():
 
 @pytest.mark.parametrize(
     ("fragment", "verified"),
-    [("orobix", True), ("U-Net (bob", True), ("W-Net (bob", True),
-     ("Galdran", False), ("SA-UNet", False), ("FR-UNet", False)],
+    [
+        ("orobix", True),
+        ("U-Net (bob", True),
+        ("W-Net (bob", True),
+        ("Galdran", False),
+        ("SA-UNet", False),
+        ("FR-UNet", False),
+    ],
 )
 def test_verification_status(fragment, verified):
     entry = next(e for e in PUBLISHED if fragment in e.method)
@@ -122,7 +128,14 @@ def test_row_marks_unverified_method():
 
 
 def test_results_table_puts_own_rows_first_in_column_order():
-    own = {"method": "ours", "f1": 0.81, "roc_auc": 0.979, "precision": 0.8, "iou": 0.7, "params": 1_900_000}
+    own = {
+        "method": "ours",
+        "f1": 0.81,
+        "roc_auc": 0.979,
+        "precision": 0.8,
+        "iou": 0.7,
+        "params": 1_900_000,
+    }
     rows = results_table([own])
     assert len(rows) == 1 + len(PUBLISHED)
     assert all(tuple(row) == COLUMNS for row in rows)
@@ -135,7 +148,9 @@ def test_results_table_puts_own_rows_first_in_column_order():
 
 def test_results_table_without_own_rows_is_the_published_list():
     rows = results_table()
-    assert [row["method"].removesuffix(f" {UNVERIFIED_MARK}") for row in rows] == [e.method for e in PUBLISHED]
+    assert [row["method"].removesuffix(f" {UNVERIFIED_MARK}") for row in rows] == [
+        e.method for e in PUBLISHED
+    ]
 
 
 def test_results_table_keeps_nan_and_converts_numpy_scalars():
@@ -205,8 +220,15 @@ def test_to_markdown_header_and_one_line_per_row():
 
 
 def test_to_markdown_formats_cells():
-    row = {"method": "a|b", "roc_auc": 0.97903, "f1": None, "mcc": float("nan"), "params": 68_000,
-           "hardware": None, "protocol": "two\nlines"}
+    row = {
+        "method": "a|b",
+        "roc_auc": 0.97903,
+        "f1": None,
+        "mcc": float("nan"),
+        "params": 68_000,
+        "hardware": None,
+        "protocol": "two\nlines",
+    }
     line = to_markdown([row]).splitlines()[2]
     cells = [cell.strip() for cell in line.strip("|").split(" | ")]
     assert cells[0] == "a\\|b"
@@ -224,22 +246,36 @@ def test_to_markdown_without_marked_rows_has_no_footnote_and_empty_input_gives_h
     assert len(to_markdown([]).splitlines()) == 2
 
 
-@pytest.mark.parametrize("rows", [[{"method": "x", "f1": 2.0}], ["not a row"], [{"method": "x", "params": 1.5}]])
+@pytest.mark.parametrize(
+    "rows", [[{"method": "x", "f1": 2.0}], ["not a row"], [{"method": "x", "params": 1.5}]]
+)
 def test_to_markdown_rejects_bad_rows(rows):
     with pytest.raises(ValueError):
         to_markdown(rows)
 
 
 def test_module_docstrings_link_the_book():
-    for item in (published, PublishedResult, results_table, to_markdown, format_params,
-                 PublishedResult.row, PublishedResult.to_dict):
+    for item in (
+        published,
+        PublishedResult,
+        results_table,
+        to_markdown,
+        format_params,
+        PublishedResult.row,
+        PublishedResult.to_dict,
+    ):
         assert "book/05_evaluation.ipynb" in item.__doc__
 
 
 def test_to_markdown_can_list_protocols_under_the_table():
     rows = [
-        {"method": "ours", "f1": 0.8, "params": 1_900_000, "hardware": "2 CPUs",
-         "protocol": "FOV, pooled"},
+        {
+            "method": "ours",
+            "f1": 0.8,
+            "params": 1_900_000,
+            "hardware": "2 CPUs",
+            "protocol": "FOV, pooled",
+        },
         {"method": "ours, TTA", "f1": 0.81, "protocol": "FOV, pooled"},
         {"method": "theirs", "f1": 0.82, "protocol": "all pixels | mean"},
         {"method": "unknown", "f1": 0.7},
@@ -249,11 +285,18 @@ def test_to_markdown_can_list_protocols_under_the_table():
     # The scores, each method with the number of its protocol.
     assert scores[0] == "| Method | " + " | ".join(HEADERS[m] for m in METRICS) + " |"
     assert [line.split(" | ")[0] for line in scores[2:]] == [
-        "| ours (1)", "| ours, TTA (1)", "| theirs (2)", "| unknown"
+        "| ours (1)",
+        "| ours, TTA (1)",
+        "| theirs (2)",
+        "| unknown",
     ]
     assert "0.8000" in scores[2] and "0.8200" in scores[4]
     # Then parameters and hardware, then the protocols, once each.
-    assert rest[1:4] == ["| Method | Params | Hardware |", "|---|---:|---|", "| ours | 1.9 M | 2 CPUs |"]
+    assert rest[1:4] == [
+        "| Method | Params | Hardware |",
+        "|---|---:|---|",
+        "| ours | 1.9 M | 2 CPUs |",
+    ]
     assert rest[-3:] == ["", "1. FOV, pooled", "2. all pixels | mean"]
     with pytest.raises(ValueError, match=r"rows\[0\]"):
         to_markdown([["not", "a", "dict"]], protocol_notes=True)

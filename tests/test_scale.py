@@ -92,7 +92,9 @@ def test_an_empty_or_flat_mask_is_refused():
         scale.fov_diameter(np.ones((2, 10, 10), bool))
 
 
-@pytest.mark.parametrize("shape, factor", [((584, 565), 4.0), ((2336, 2260), 0.25), ((584, 565), 0.5)])
+@pytest.mark.parametrize(
+    "shape, factor", [((584, 565), 4.0), ((2336, 2260), 0.25), ((584, 565), 0.5)]
+)
 def test_sizes_round_trip(shape, factor):
     image = np.random.default_rng(0).random((*shape, 3), dtype=np.float32)
     there = scale.resize_image(image, scale.resized_shape(shape, factor))

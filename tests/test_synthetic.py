@@ -58,7 +58,9 @@ def test_dataset_has_drives_splits_and_ids(synthetic_dataset):
     assert synthetic_dataset.source == "synthetic" and synthetic_dataset.is_synthetic
     # The fixture is data.load_dataset(synthetic=True): its description says
     # why the synthetic set is in use, which depends on whether DRIVE is set.
-    reason = "DRIVE not configured" if config.data_location() is None else "asked for instead of DRIVE"
+    reason = (
+        "DRIVE not configured" if config.data_location() is None else "asked for instead of DRIVE"
+    )
     assert synthetic_dataset.description == f"synthetic fundus set (seed 0; {reason})"
     assert tuple(len(s) for s in _splits(synthetic_dataset)) == (17, 3, 20)
     assert synthetic_dataset.train.ids == TRAIN_IDS
@@ -189,9 +191,7 @@ def test_second_observer_agrees_mostly_but_not_fully(synthetic_dataset):
         assert 0.6 <= _f1(first, second, fov) <= 0.95
 
 
-def test_load_dataset_synthetic_prints_the_data_line(
-    synthetic_dataset, monkeypatch, capsys
-):
+def test_load_dataset_synthetic_prints_the_data_line(synthetic_dataset, monkeypatch, capsys):
     seeds = []
 
     def make_dataset(seed=0, reason="DRIVE not configured"):

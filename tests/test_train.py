@@ -110,7 +110,14 @@ def test_run_folder_holds_all_files(reference):
     assert summary["best_val_dice"] == reference.history["val_dice"][best]
     assert reference.history["epoch"] == [0, 1, 2]
     assert set(reference.history) == {
-        "epoch", "loss", "auc", "dice", "val_loss", "val_auc", "val_dice", "learning_rate"
+        "epoch",
+        "loss",
+        "auc",
+        "dice",
+        "val_loss",
+        "val_auc",
+        "val_dice",
+        "learning_rate",
     }
     # Cosine decay from the profile's rate to 0 over epochs * steps_per_epoch.
     steps = TINY.steps_per_epoch * np.arange(1, TINY.epochs + 1)
@@ -141,9 +148,7 @@ class _Kill(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated kill")
 
 
-def test_same_seed_gives_the_same_run_even_across_a_resume(
-    reference, tiny_data, tmp_path, capsys
-):
+def test_same_seed_gives_the_same_run_even_across_a_resume(reference, tiny_data, tmp_path, capsys):
     out_dir = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):
         train.train(TINY, tiny_data, out_dir, callbacks=[_Kill(1)], verbose=2)
@@ -250,8 +255,12 @@ def test_contrast_sigma_builds_the_normalisation_into_the_saved_model(tiny_data,
 
 def test_warm_restarts_continue_a_cosine_run_at_half_its_peak():
     restarts = dataclasses.replace(
-        TINY, epochs=10, steps_per_epoch=10, learning_rate=2e-3,
-        lr_schedule="cosine_restarts", first_cycle_epochs=4,
+        TINY,
+        epochs=10,
+        steps_per_epoch=10,
+        learning_rate=2e-3,
+        lr_schedule="cosine_restarts",
+        first_cycle_epochs=4,
     )
     cosine = dataclasses.replace(restarts, epochs=4, lr_schedule="cosine", first_cycle_epochs=0)
     with_restarts, plain = train._learning_rate(restarts), train._learning_rate(cosine)
@@ -365,7 +374,10 @@ def test_unknown_profile_name_is_refused(tiny_data, tmp_path):
         ({"patch_size": 36}, "patch_size 36 is not a multiple of 8"),
         ({"loss": "focal"}, "Unknown loss 'focal'"),
         ({"lr_schedule": "step"}, "lr_schedule must be"),
-        ({"lr_schedule": "cosine_restarts"}, r"first_cycle_epochs must be a positive integer below"),
+        (
+            {"lr_schedule": "cosine_restarts"},
+            r"first_cycle_epochs must be a positive integer below",
+        ),
         ({"lr_schedule": "cosine_restarts", "first_cycle_epochs": 3, "epochs": 3}, "below epochs"),
         ({"first_cycle_epochs": 2}, "only lr_schedule='cosine_restarts' uses it"),
         ({"transpose": "yes"}, "transpose must be True or False"),
@@ -430,14 +442,27 @@ def test_mirrored_strategy_on_two_cpus(tmp_path):
     script.write_text(MIRRORED_SCRIPT)
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     done = subprocess.run(
-        [sys.executable, "-W", "error", "-W",
-         "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
-         # matplotlib < 3.10.8 under pyparsing 3.3, as in pyproject.toml
-         "-W", "ignore:'parseString' deprecated:DeprecationWarning",
-         "-W", "ignore:'resetCache' deprecated:DeprecationWarning",
-         "-W", "ignore:'enablePackrat' deprecated:DeprecationWarning",
-         str(script), str(tmp_path / "run"), os.path.dirname(__file__)],
-        capture_output=True, text=True, timeout=300, env=environment,
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-W",
+            "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
+            # matplotlib < 3.10.8 under pyparsing 3.3, as in pyproject.toml
+            "-W",
+            "ignore:'parseString' deprecated:DeprecationWarning",
+            "-W",
+            "ignore:'resetCache' deprecated:DeprecationWarning",
+            "-W",
+            "ignore:'enablePackrat' deprecated:DeprecationWarning",
+            str(script),
+            str(tmp_path / "run"),
+            os.path.dirname(__file__),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()

@@ -65,8 +65,9 @@ def test_updating_makes_no_widgets_until_displayed(example):
     box = explorer.widget
     assert isinstance(box, ipywidgets.VBox) and explorer.controls["threshold"].value == 0.4
     assert explorer.widget is box  # made once
-    assert f"<b>{explorer.summary}</b>" in [child.value for child in box.children
-                                             if isinstance(child, ipywidgets.HTML)]
+    assert f"<b>{explorer.summary}</b>" in [
+        child.value for child in box.children if isinstance(child, ipywidgets.HTML)
+    ]
 
 
 def test_update_after_display_moves_the_control(example):

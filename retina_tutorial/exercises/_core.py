@@ -95,6 +95,7 @@ def _check_split(split, name: str, *, second: bool = False) -> None:
             f"{name} has no 2nd manual annotation: pass dataset.test, the split that has one."
         )
 
+
 def _pair_of_numbers(answer, what: str, verbose: bool):
     """The answer as two numbers, or a Result saying why it is not."""
     if isinstance(answer, (str, dict)) or np.ndim(answer) != 1 or len(answer) != 2:

@@ -52,11 +52,15 @@ def check_receptive_field(
     widen = convolutions * (kernel - 1)
     truth = _receptive_field(depth, convolutions, kernel)
     if value == truth:
-        return _finish(True, (
-            f"A depth-{depth} U-Net with {convolutions} convolutions of {kernel} x {kernel} "
-            f"per level sees {truth} x {truth} input pixels for each output pixel: the "
-            "context roughly doubles with every level."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"A depth-{depth} U-Net with {convolutions} convolutions of {kernel} x {kernel} "
+                f"per level sees {truth} x {truth} input pixels for each output pixel: the "
+                "context roughly doubles with every level."
+            ),
+            verbose,
+        )
     contracting_only = 1 + sum((widen + 1) * 2**level for level in range(depth)) + widen * 2**depth
     if depth > 0 and value == contracting_only:
         message = (
@@ -82,7 +86,12 @@ def check_receptive_field(
 
 
 def check_conv_parameters(
-    answer, *, in_channels: int, filters: int, kernel: int = 3, bias: bool = True,
+    answer,
+    *,
+    in_channels: int,
+    filters: int,
+    kernel: int = 3,
+    bias: bool = True,
     verbose: bool = True,
 ) -> Result:
     """Check the number of parameters of one 2-D convolution layer.
@@ -112,11 +121,15 @@ def check_conv_parameters(
     weights = kernel * kernel * in_channels * filters
     truth = weights + (filters if bias else 0)
     if value == truth:
-        return _finish(True, (
-            f"{kernel} x {kernel} x {in_channels} x {filters} weights"
-            + (f" + {filters} biases" if bias else "")
-            + f" = {truth:,} parameters."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{kernel} x {kernel} x {in_channels} x {filters} weights"
+                + (f" + {filters} biases" if bias else "")
+                + f" = {truth:,} parameters."
+            ),
+            verbose,
+        )
     if bias and value == weights:
         message = f"You counted the weights; each of the {filters} filters also has a bias."
     elif value == kernel * kernel * filters + (filters if bias else 0):
@@ -160,14 +173,20 @@ def check_padded_shape(answer, image_shape, depth: int, *, verbose: bool = True)
         return _unanswered("the padded `(height, width)`", verbose)
     numbers = [_as_number(a) for a in answer] if np.ndim(answer) == 1 else []
     if len(numbers) != 2 or None in numbers or any(x != round(x) for x in numbers):
-        return _finish(False, "Give the size as a pair of whole numbers, `(height, width)`.", verbose)
+        return _finish(
+            False, "Give the size as a pair of whole numbers, `(height, width)`.", verbose
+        )
     value = tuple(int(x) for x in numbers)
     truth = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
     if value == truth:
-        return _finish(True, (
-            f"{height} x {width} pads to {truth[0]} x {truth[1]}, the next multiples of "
-            f"2 ** {depth} = {multiple}: every pooling then halves an even size."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{height} x {width} pads to {truth[0]} x {truth[1]}, the next multiples of "
+                f"2 ** {depth} = {multiple}: every pooling then halves an even size."
+            ),
+            verbose,
+        )
     if value == truth[::-1]:
         message = "Right numbers, wrong order: NumPy and Keras give (height, width)."
     elif value[0] < height or value[1] < width:
@@ -222,11 +241,15 @@ def check_bottleneck_shape(
     value = tuple(int(x) for x in numbers)
     truth = (height // multiple, width // multiple, base_filters * multiple)
     if value == truth:
-        return _finish(True, (
-            f"{truth[0]} x {truth[1]} x {truth[2]}: {depth} halvings of the grid and "
-            f"{depth} doublings of the filters; each bottleneck pixel stands for a "
-            f"{multiple} x {multiple} block of the image."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{truth[0]} x {truth[1]} x {truth[2]}: {depth} halvings of the grid and "
+                f"{depth} doublings of the filters; each bottleneck pixel stands for a "
+                f"{multiple} x {multiple} block of the image."
+            ),
+            verbose,
+        )
     if value[:2] != truth[:2]:
         message = (
             f"The grid is off: each of the {depth} poolings halves height and width, "

@@ -46,13 +46,19 @@ def check_flip_both(answer, mask, *, verbose: bool = True) -> Result:
         return _unanswered("the mask as the layer leaves it when its flip fires", verbose)
     value = np.asarray(answer)
     if value.shape != mask.shape:
-        return _finish(False, f"Expected an array of shape {mask.shape}, got {value.shape}.", verbose)
+        return _finish(
+            False, f"Expected an array of shape {mask.shape}, got {value.shape}.", verbose
+        )
     if np.array_equal(value, mask[::-1, ::-1]):
-        return _finish(True, (
-            "Flipping both axes at once is a 180 degree rotation, never a mirror image. "
-            "Left and right eyes are mirror images, so the package draws the left-right "
-            "and the up-down flip independently."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                "Flipping both axes at once is a 180 degree rotation, never a mirror image. "
+                "Left and right eyes are mirror images, so the package draws the left-right "
+                "and the up-down flip independently."
+            ),
+            verbose,
+        )
     if np.array_equal(value, mask[:, ::-1]) or np.array_equal(value, mask[::-1, :]):
         message = (
             "That flips one axis. The layer draws one random number per image and, when "
@@ -98,14 +104,20 @@ def check_patch_reach(answer, patch_size: int, zoom: float, *, verbose: bool = T
     half = patch_size / 2
     truth = (1 + zoom) * math.sqrt(2) * half
     if abs(value - truth) <= 0.05:
-        return _finish(True, (
-            f"{truth:.2f} pixels: a {patch_size}-pixel patch must be cut from a crop at "
-            f"least {2 * math.ceil(truth)} pixels wide, or rotations pull empty corners in."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{truth:.2f} pixels: a {patch_size}-pixel patch must be cut from a crop at "
+                f"least {2 * math.ceil(truth)} pixels wide, or rotations pull empty corners in."
+            ),
+            verbose,
+        )
     if abs(value - math.sqrt(2) * half) <= 0.05:
         message = "You left out the zoom: zooming out by 1 + zoom reads that much farther."
     elif abs(value - (1 + zoom) * half) <= 0.05:
-        message = "You left out the rotation: at 45 degrees a corner lies sqrt(2) times farther out."
+        message = (
+            "You left out the rotation: at 45 degrees a corner lies sqrt(2) times farther out."
+        )
     elif abs(value - 2 * truth) <= 0.1:
         message = "That is twice the answer: measure from the centre, half the patch side."
     else:
@@ -134,21 +146,25 @@ def check_paired_transforms(answer, *, verbose: bool = True) -> Result:
     Result
     """
     if answer is None:
-        return _unanswered("a set of names, e.g. `{\"flip\", \"gamma\"}`", verbose)
+        return _unanswered('a set of names, e.g. `{"flip", "gamma"}`', verbose)
     if isinstance(answer, str) or not hasattr(answer, "__iter__"):
-        return _finish(False, "Give a set of names, e.g. `{\"flip\", \"gamma\"}`.", verbose)
+        return _finish(False, 'Give a set of names, e.g. `{"flip", "gamma"}`.', verbose)
     chosen = {str(name).strip().lower() for name in answer}
     known = GEOMETRIC_TRANSFORMS | PHOTOMETRIC_TRANSFORMS
     unknown = chosen - known
     if unknown:
-        return _finish(False, (
-            f"Unknown name(s) {sorted(unknown)}; choose from {sorted(known)}."
-        ), verbose)
+        return _finish(
+            False, (f"Unknown name(s) {sorted(unknown)}; choose from {sorted(known)}."), verbose
+        )
     if chosen == GEOMETRIC_TRANSFORMS:
-        return _finish(True, (
-            "Everything that moves pixels must move the vessel and FOV masks with them; "
-            "brightness, contrast and gamma change what a pixel looks like, not what it is."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                "Everything that moves pixels must move the vessel and FOV masks with them; "
+                "brightness, contrast and gamma change what a pixel looks like, not what it is."
+            ),
+            verbose,
+        )
     parts = []
     wrong = chosen & PHOTOMETRIC_TRANSFORMS
     missing = GEOMETRIC_TRANSFORMS - chosen
@@ -188,38 +204,60 @@ def check_binary_targets(targets, original=None, *, verbose: bool = True) -> Res
         return _unanswered("the targets your augmenter returned", verbose)
     values = np.asarray(targets, dtype=np.float64)
     if values.ndim != 4 or values.shape[-1] != 2:
-        return _finish(False, (
-            f"Expected targets of shape (B, H, W, 2), vessel and FOV channels, got "
-            f"{values.shape}. Pass the second value the augmenter returns."
-        ), verbose)
+        return _finish(
+            False,
+            (
+                f"Expected targets of shape (B, H, W, 2), vessel and FOV channels, got "
+                f"{values.shape}. Pass the second value the augmenter returns."
+            ),
+            verbose,
+        )
     if values.size and (values.min() < 0 or values.max() > 1):
-        return _finish(False, (
-            f"Values span [{values.min():g}, {values.max():g}]; targets must lie in [0, 1]."
-        ), verbose)
+        return _finish(
+            False,
+            (f"Values span [{values.min():g}, {values.max():g}]; targets must lie in [0, 1]."),
+            verbose,
+        )
     grey = int(np.count_nonzero((values > 0) & (values < 1)))
     if grey:
-        return _finish(False, (
-            f"{grey:,} target values lie strictly between 0 and 1: the masks were "
-            "interpolated bilinearly, as the article's ImageDataGenerator does. Use "
-            "`augment.build_augmenter`, which resamples targets with nearest neighbour."
-        ), verbose)
+        return _finish(
+            False,
+            (
+                f"{grey:,} target values lie strictly between 0 and 1: the masks were "
+                "interpolated bilinearly, as the article's ImageDataGenerator does. Use "
+                "`augment.build_augmenter`, which resamples targets with nearest neighbour."
+            ),
+            verbose,
+        )
     if original is not None:
         before = np.asarray(original, dtype=np.float64)
         if before.shape == values.shape and np.array_equal(before, values):
-            return _finish(False, (
-                "These are the targets exactly as they were before augmenting: pass the "
-                "second value that the augmenter returns, not the targets you gave it."
-            ), verbose)
+            return _finish(
+                False,
+                (
+                    "These are the targets exactly as they were before augmenting: pass the "
+                    "second value that the augmenter returns, not the targets you gave it."
+                ),
+                verbose,
+            )
     fov = values[..., 1]
     if fov.size and not fov.any():
-        return _finish(False, (
-            "The FOV channel is all 0, so no pixel would count in the loss. Did the "
-            "transform move the eye out of the picture? Try a smaller shift or zoom."
-        ), verbose)
-    return _finish(True, (
-        f"All {values.size:,} target values are exactly 0 or 1; "
-        f"{fov.mean():.1%} of the pixels are inside the field of view and will count."
-    ), verbose)
+        return _finish(
+            False,
+            (
+                "The FOV channel is all 0, so no pixel would count in the loss. Did the "
+                "transform move the eye out of the picture? Try a smaller shift or zoom."
+            ),
+            verbose,
+        )
+    return _finish(
+        True,
+        (
+            f"All {values.size:,} target values are exactly 0 or 1; "
+            f"{fov.mean():.1%} of the pixels are inside the field of view and will count."
+        ),
+        verbose,
+    )
 
 
 # === Chapters 04-06 ============================================================

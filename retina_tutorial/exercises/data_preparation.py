@@ -36,16 +36,22 @@ def check_fov_fraction(answer, split: data.Split, *, verbose: bool = True) -> Re
     """
     _check_split(split, "split")
     if answer is None:
-        return _unanswered("the fraction of pixels inside the FOV (a number between 0 and 1)", verbose)
+        return _unanswered(
+            "the fraction of pixels inside the FOV (a number between 0 and 1)", verbose
+        )
     value = _as_number(answer)
     if value is None:
         return _not_a_number(answer, "one number between 0 and 1", verbose)
     truth = float(np.mean(split.fov))
     if _close(value, truth):
-        return _finish(True, (
-            f"{truth:.1%} of the pixels lie inside the field of view, so {1 - truth:.1%} of "
-            "every image is black surround that any model labels 'background' for free."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{truth:.1%} of the pixels lie inside the field of view, so {1 - truth:.1%} of "
+                "every image is black surround that any model labels 'background' for free."
+            ),
+            verbose,
+        )
     if _close(value, 1 - truth):
         message = "That is the fraction *outside* the FOV. `split.fov` is True inside the eye."
     elif _close(value, 100 * truth):
@@ -82,24 +88,32 @@ def check_vessel_fraction(answer, split: data.Split, *, verbose: bool = True) ->
     """
     _check_split(split, "split")
     if answer is None:
-        return _unanswered("the fraction of FOV pixels that are vessel (a number between 0 and 1)", verbose)
+        return _unanswered(
+            "the fraction of FOV pixels that are vessel (a number between 0 and 1)", verbose
+        )
     value = _as_number(answer)
     if value is None:
         return _not_a_number(answer, "one number between 0 and 1", verbose)
     truth = float(np.mean(split.vessels[split.fov]))
     if _close(value, truth):
-        return _finish(True, (
-            f"{truth:.1%} of the pixels inside the FOV are vessel: the classes are "
-            f"imbalanced about 1 to {(1 - truth) / truth:.0f}, so accuracy rewards "
-            "predicting 'background' everywhere."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{truth:.1%} of the pixels inside the FOV are vessel: the classes are "
+                f"imbalanced about 1 to {(1 - truth) / truth:.0f}, so accuracy rewards "
+                "predicting 'background' everywhere."
+            ),
+            verbose,
+        )
     if _close(value, float(np.mean(split.vessels))):
         message = (
             "You divided by *all* pixels, the black surround included. Count only the "
             "pixels inside the FOV: index the vessel mask with `split.fov`."
         )
     elif _close(value, 1 - truth):
-        message = "That is the background fraction inside the FOV; we asked for the vessel fraction."
+        message = (
+            "That is the background fraction inside the FOV; we asked for the vessel fraction."
+        )
     elif _close(value, 100 * truth):
         message = "That looks like a percentage: give a fraction between 0 and 1 (divide by 100)."
     elif _close(value, float(np.sum(split.vessels & split.fov))):
@@ -134,10 +148,14 @@ def check_background_accuracy(answer, split: data.Split, *, verbose: bool = True
     if answer is None:
         return _unanswered("a pair `(all_pixels, inside_fov)` of accuracies", verbose)
     if isinstance(answer, dict) or np.ndim(answer) != 1 or len(answer) != 2:
-        return _finish(False, (
-            "Give two numbers as a pair, `(all_pixels, inside_fov)`: the accuracy over "
-            "every pixel of the images, then over the FOV pixels only."
-        ), verbose)
+        return _finish(
+            False,
+            (
+                "Give two numbers as a pair, `(all_pixels, inside_fov)`: the accuracy over "
+                "every pixel of the images, then over the FOV pixels only."
+            ),
+            verbose,
+        )
     values = [_as_number(a) for a in answer]
     if None in values:
         return _not_a_number(answer, "two numbers between 0 and 1", verbose)
@@ -145,13 +163,19 @@ def check_background_accuracy(answer, split: data.Split, *, verbose: bool = True
     inside = 1.0 - float(np.mean(split.vessels[split.fov]))
     everywhere_ok, inside_ok = _close(values[0], every), _close(values[1], inside)
     if everywhere_ok and inside_ok:
-        return _finish(True, (
-            f"A 'model' that finds no vessel at all scores {every:.1%} over all pixels "
-            f"but {inside:.1%} inside the FOV: counting the surround adds "
-            f"{100 * (every - inside):.1f} percentage points for nothing."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"A 'model' that finds no vessel at all scores {every:.1%} over all pixels "
+                f"but {inside:.1%} inside the FOV: counting the surround adds "
+                f"{100 * (every - inside):.1f} percentage points for nothing."
+            ),
+            verbose,
+        )
     if _close(values[0], inside) and _close(values[1], every):
-        return _finish(False, "Both numbers are right but swapped: all pixels first, FOV second.", verbose)
+        return _finish(
+            False, "Both numbers are right but swapped: all pixels first, FOV second.", verbose
+        )
     parts = []
     if not everywhere_ok:
         parts.append(
@@ -193,11 +217,15 @@ def check_observer_agreement(answer, test_split: data.Split, *, verbose: bool = 
     scores = evaluate.second_observer(test_split)
     truth = scores["f1"]
     if _close(value, truth):
-        return _finish(True, (
-            f"The two experts agree with F1 = {truth:.4f}. Models trained on the 1st "
-            "expert's drawings often score a little higher: they learn that expert's "
-            "style, which is not the same as seeing vessels better than a human."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"The two experts agree with F1 = {truth:.4f}. Models trained on the 1st "
+                "expert's drawings often score a little higher: they learn that expert's "
+                "style, which is not the same as seeing vessels better than a human."
+            ),
+            verbose,
+        )
     rows = evaluate.second_observer_per_image(test_split)
     if _close(value, scores["accuracy"]):
         message = (

@@ -44,9 +44,9 @@ def check_auc_two_ways(answer, probabilities, split: data.Split, *, verbose: boo
     if isinstance(values, Result):
         return values
     inside = evaluate.pixel_metrics(probabilities, split.vessels, split.fov)["roc_auc"]
-    everywhere = evaluate.pixel_metrics(
-        probabilities, split.vessels, np.ones_like(split.fov)
-    )["roc_auc"]
+    everywhere = evaluate.pixel_metrics(probabilities, split.vessels, np.ones_like(split.fov))[
+        "roc_auc"
+    ]
     inside_ok, everywhere_ok = _close(values[0], inside, 1e-4), _close(values[1], everywhere, 1e-4)
     if inside_ok and everywhere_ok:
         if everywhere >= inside:
@@ -62,7 +62,8 @@ def check_auc_two_ways(answer, probabilities, split: data.Split, *, verbose: boo
                 "instead; either way the number no longer measures vessel detection."
             )
         return _finish(
-            True, f"ROC AUC {inside:.4f} inside the FOV, {everywhere:.4f} over all pixels. {why}",
+            True,
+            f"ROC AUC {inside:.4f} inside the FOV, {everywhere:.4f} over all pixels. {why}",
             verbose,
         )
     if _close(values[0], everywhere, 1e-4) and _close(values[1], inside, 1e-4):
@@ -119,7 +120,9 @@ def check_validation_threshold(
     if value is None:
         return _not_a_number(answer, "one number between 0 and 1", verbose)
     if not 0.0 <= value <= 1.0:
-        return _finish(False, f"{value:g} is not a probability: a threshold lies in [0, 1].", verbose)
+        return _finish(
+            False, f"{value:g} is not a probability: a threshold lies in [0, 1].", verbose
+        )
 
     def f1(probabilities, split, threshold):
         return evaluate.pixel_metrics(probabilities, split.vessels, split.fov, threshold)["f1"]
@@ -132,16 +135,24 @@ def check_validation_threshold(
         # test set's favourite may score almost as well there.
         on_test = evaluate.choose_threshold(test_probabilities, test.vessels, test.fov)
         if abs(value - on_test) < 0.005 and abs(value - best) >= 0.005:
-            return _finish(False, (
-                "That is the threshold the *test* images prefer. Choosing it there fits a "
-                "parameter to the test set, and the test F1 you report becomes optimistic. "
-                "Use the validation probabilities and masks."
-            ), verbose)
+            return _finish(
+                False,
+                (
+                    "That is the threshold the *test* images prefer. Choosing it there fits a "
+                    "parameter to the test set, and the test F1 you report becomes optimistic. "
+                    "Use the validation probabilities and masks."
+                ),
+                verbose,
+            )
     if given_f1 >= best_f1 - 1e-3:
-        return _finish(True, (
-            f"Threshold {value:.3f} gives the validation images their best F1, {best_f1:.4f}. "
-            "Chosen without looking at the test images, it can be applied to them as is."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"Threshold {value:.3f} gives the validation images their best F1, {best_f1:.4f}. "
+                "Chosen without looking at the test images, it can be applied to them as is."
+            ),
+            verbose,
+        )
     if value == 0.5:
         message = (
             "0.5 is the default, not the best threshold for these images: try every "
@@ -191,32 +202,48 @@ def check_images_beating_observer(
     winners = {name for name in model if model[name] > observer[name]}
     if answer is None:
         return _unanswered("the number of test images on which the model wins", verbose)
-    if not isinstance(answer, (str, bytes)) and hasattr(answer, "__iter__") and not isinstance(
-        answer, np.ndarray
+    if (
+        not isinstance(answer, (str, bytes))
+        and hasattr(answer, "__iter__")
+        and not isinstance(answer, np.ndarray)
     ):
         chosen = {str(name) for name in answer}
         if chosen == winners:
-            return _finish(True, (
-                f"The model beats the 2nd observer on {len(winners)} of {len(model)} images: "
-                f"{', '.join(sorted(winners)) or 'none'}."
-            ), verbose)
+            return _finish(
+                True,
+                (
+                    f"The model beats the 2nd observer on {len(winners)} of {len(model)} images: "
+                    f"{', '.join(sorted(winners)) or 'none'}."
+                ),
+                verbose,
+            )
         wrong, missing = sorted(chosen - winners), sorted(winners - chosen)
-        return _finish(False, (
-            f"Not quite the right images: {wrong or 'none'} should not be there, "
-            f"{missing or 'none'} are missing. Compare the two {metric} values of each image."
-        ), verbose)
+        return _finish(
+            False,
+            (
+                f"Not quite the right images: {wrong or 'none'} should not be there, "
+                f"{missing or 'none'} are missing. Compare the two {metric} values of each image."
+            ),
+            verbose,
+        )
     value = _as_number(answer)
     if value is None:
         return _not_a_number(answer, "a whole number (or a set of image ids)", verbose)
     truth = len(winners)
     if value == truth:
-        return _finish(True, (
-            f"The model beats the 2nd observer on {truth} of {len(model)} images. Mind what "
-            "that means: the model learned the 1st observer's style, so it is judged by its "
-            "teacher, while the 2nd observer is not."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"The model beats the 2nd observer on {truth} of {len(model)} images. Mind what "
+                "that means: the model learned the 1st observer's style, so it is judged by its "
+                "teacher, while the 2nd observer is not."
+            ),
+            verbose,
+        )
     if value == len(model) - truth:
-        message = "That is the number of images on which the 2nd observer wins; we asked for the model."
+        message = (
+            "That is the number of images on which the 2nd observer wins; we asked for the model."
+        )
     elif value == truth / len(model) or value == 100 * truth / len(model):
         message = f"Give the count of images, not a fraction (there are {len(model)} images)."
     else:
@@ -252,10 +279,14 @@ def check_chance_pr_auc(answer, split: data.Split, *, verbose: bool = True) -> R
         return _not_a_number(answer, "one number between 0 and 1", verbose)
     truth = float(np.mean(split.vessels[split.fov]))
     if _close(value, truth, 1e-3):
-        return _finish(True, (
-            f"{truth:.4f}: with every pixel tied, precision is the vessel share at every "
-            "recall. A PR AUC must be read against this, not against 0.5 as a ROC AUC is."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{truth:.4f}: with every pixel tied, precision is the vessel share at every "
+                "recall. A PR AUC must be read against this, not against 0.5 as a ROC AUC is."
+            ),
+            verbose,
+        )
     if _close(value, 0.5, 1e-3):
         message = (
             "0.5 is the ROC AUC of a constant map. The PR curve of a constant map is flat "

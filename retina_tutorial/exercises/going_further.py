@@ -50,13 +50,19 @@ def check_fov_share(answer, whole_targets, patch_targets, *, verbose: bool = Tru
     truth = (float(whole[..., 1].mean()), float(patches[..., 1].mean()))
     ok = [_close(v, t) for v, t in zip(values, truth)]
     if all(ok):
-        return _finish(True, (
-            f"{truth[0]:.1%} of a whole-image batch counts in the loss against "
-            f"{truth[1]:.1%} of a patch batch: the rest is surround, padding and the "
-            "corners augmentation uncovers, computed and then thrown away."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{truth[0]:.1%} of a whole-image batch counts in the loss against "
+                f"{truth[1]:.1%} of a patch batch: the rest is surround, padding and the "
+                "corners augmentation uncovers, computed and then thrown away."
+            ),
+            verbose,
+        )
     if _close(values[0], truth[1]) and _close(values[1], truth[0]):
-        return _finish(False, "Both are right but swapped: whole images first, patches second.", verbose)
+        return _finish(
+            False, "Both are right but swapped: whole images first, patches second.", verbose
+        )
     vessel = (float(whole[..., 0].mean()), float(patches[..., 0].mean()))
     if any(_close(v, t) for v, t in zip(values, vessel)):
         message = "You measured channel 0, the vessels. The FOV is channel 1: `targets[..., 1]`."
@@ -106,10 +112,14 @@ def check_tile_count(
         return _not_a_number(answer, "one whole number", verbose)
     truth = rows * columns
     if value == truth:
-        return _finish(True, (
-            f"{rows} rows x {columns} columns = {truth} tiles of {tile_size} x {tile_size}, "
-            f"starting every {stride} pixels. Memory depends on the tile, not on the image."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{rows} rows x {columns} columns = {truth} tiles of {tile_size} x {tile_size}, "
+                f"starting every {stride} pixels. Memory depends on the tile, not on the image."
+            ),
+            verbose,
+        )
     plain = math.ceil(height / tile_size) * math.ceil(width / tile_size)
     if value == plain:
         message = (
@@ -164,22 +174,35 @@ def check_tta(answer, model, image, *, verbose: bool = True) -> Result:
         return _unanswered("your averaged probability map, shape (H, W)", verbose)
     value = np.asarray(answer, dtype=np.float64)
     if value.shape != image.shape[:2]:
-        hint = " Drop the batch and channel axes." if value.size == image.shape[0] * image.shape[1] else ""
-        return _finish(False, f"Expected a map of shape {image.shape[:2]}, got {value.shape}.{hint}", verbose)
+        hint = (
+            " Drop the batch and channel axes."
+            if value.size == image.shape[0] * image.shape[1]
+            else ""
+        )
+        return _finish(
+            False, f"Expected a map of shape {image.shape[:2]}, got {value.shape}.{hint}", verbose
+        )
     truth = inference.predict(model, image, tta=True)
     # Flipping the image before predict() pads it on the other sides than the package,
     # which flips the padded image; both are right, and differ near the border only.
     by_hand = np.mean(
-        [inference.predict(model, np.ascontiguousarray(image[::r, ::c]))[::r, ::c] for r, c in _FLIPS],
+        [
+            inference.predict(model, np.ascontiguousarray(image[::r, ::c]))[::r, ::c]
+            for r, c in _FLIPS
+        ],
         axis=0,
     )
     largest = float(min(np.max(np.abs(value - truth)), np.max(np.abs(value - by_hand))))
     if largest < 1e-3:
-        return _finish(True, (
-            f"Your average matches test-time augmentation (largest difference {largest:.1e}). "
-            "Each flipped prediction must be flipped back before averaging, so that every "
-            "pixel is averaged with itself."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"Your average matches test-time augmentation (largest difference {largest:.1e}). "
+                "Each flipped prediction must be flipped back before averaging, so that every "
+                "pixel is averaged with itself."
+            ),
+            verbose,
+        )
     plain = inference.predict(model, image)
     if np.max(np.abs(value - plain)) < 1e-3:
         message = "That is the prediction without flips; average the predictions for all four."
@@ -234,10 +257,14 @@ def check_scale_factor(answer, fov_large, fov_reference, *, verbose: bool = True
         return _not_a_number(answer, "one number", verbose)
     truth = reference / large
     if _close(value, truth, 0.02):
-        return _finish(True, (
-            f"The FOV is {large} pixels across against {reference}: resizing by {truth:.3f} "
-            "makes the vessels about as wide in pixels as those the model learned from."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"The FOV is {large} pixels across against {reference}: resizing by {truth:.3f} "
+                "makes the vessels about as wide in pixels as those the model learned from."
+            ),
+            verbose,
+        )
     if value > 0 and _close(1 / value, truth, 0.02):
         message = "That factor enlarges the image; you want the reference over the large diameter."
     elif _close(value, truth**2, 0.04):

@@ -81,28 +81,40 @@ def check_masked_bce(answer, y_true, y_pred, *, verbose: bool = True) -> Result:
     if _close(value, truth, 1e-3):
         outside = int((~inside).sum())
         if outside:
-            ignored = "the one outside the FOV counts" if outside == 1 else f"the {outside} outside the FOV count"
+            ignored = (
+                "the one outside the FOV counts"
+                if outside == 1
+                else f"the {outside} outside the FOV count"
+            )
             ignored = f"; {ignored} for nothing, whatever is predicted there"
         else:
             ignored = ", all of them inside the FOV"
-        return _finish(True, (
-            f"The FOV-restricted cross-entropy is {truth:.4f}: {int(inside.sum())} pixels count"
-            f"{ignored}."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"The FOV-restricted cross-entropy is {truth:.4f}: {int(inside.sum())} pixels count"
+                f"{ignored}."
+            ),
+            verbose,
+        )
     if _close(value, float(terms.mean()), 1e-3):
         message = (
             "You averaged over every pixel, those outside the FOV too. Keep only the pixels "
             "whose FOV channel is 1, then take the mean."
         )
     elif _close(value, float(terms[inside].sum()), 1e-3):
-        message = f"That is the sum over the FOV pixels; divide it by their number ({int(inside.sum())})."
+        message = (
+            f"That is the sum over the FOV pixels; divide it by their number ({int(inside.sum())})."
+        )
     elif _close(value, float(terms[inside].sum() / terms.size), 1e-3):
         message = (
             f"You summed the right pixels but divided by all {terms.size}; divide by the "
             f"{int(inside.sum())} pixels inside the FOV."
         )
     elif _close(value, -truth, 1e-3):
-        message = "The sign is off: cross-entropy is -(y log p + (1 - y) log(1 - p)), never negative."
+        message = (
+            "The sign is off: cross-entropy is -(y log p + (1 - y) log(1 - p)), never negative."
+        )
     elif _close(value, float(_bce_terms(vessel, p, np.log10)[inside].mean()), 1e-3):
         message = "You used log10; cross-entropy uses the natural logarithm, `np.log`."
     elif _close(value, float(_bce_terms(vessel, p, np.log2)[inside].mean()), 1e-3):
@@ -149,16 +161,22 @@ def check_soft_dice(answer, y_true, y_pred, *, smooth: float = 1.0, verbose: boo
     y, q = vessel[inside], p[inside]
     truth = _soft_dice_loss(y, q, smooth)
     if _close(value, truth, 1e-3):
-        return _finish(True, (
-            f"The soft Dice loss is {truth:.4f} (Dice {1 - truth:.4f}). It is computed from "
-            "the probabilities themselves, so a small change of any probability changes it: "
-            "that is what gives the network a gradient."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"The soft Dice loss is {truth:.4f} (Dice {1 - truth:.4f}). It is computed from "
+                "the probabilities themselves, so a small change of any probability changes it: "
+                "that is what gives the network a gradient."
+            ),
+            verbose,
+        )
     hard = (q >= 0.5).astype(np.float64)
     if _close(value, 1 - truth, 1e-3):
         message = "That is the Dice coefficient itself; the loss is 1 - Dice, 0 when perfect."
     elif _close(value, _soft_dice_loss(vessel, p, smooth), 1e-3):
-        message = "You counted pixels outside the FOV too. Keep only the pixels whose FOV channel is 1."
+        message = (
+            "You counted pixels outside the FOV too. Keep only the pixels whose FOV channel is 1."
+        )
     elif smooth and _close(value, _soft_dice_loss(y, q, 0.0), 1e-3):
         message = (
             f"You left out the smoothing term s = {smooth:g} (`losses.DICE_SMOOTH`), added "
@@ -175,8 +193,6 @@ def check_soft_dice(answer, y_true, y_pred, *, smooth: float = 1.0, verbose: boo
             "probabilities, 1 - (2 sum(p y) + s) / (sum(p) + sum(y) + s)."
         )
     return _finish(False, message, verbose)
-
-
 
 
 def check_checkpoint_epochs(answer, history, *, verbose: bool = True) -> Result:
@@ -203,7 +219,9 @@ def check_checkpoint_epochs(answer, history, *, verbose: bool = True) -> Result:
     """
     for key in ("loss", "val_auc"):
         if key not in history or len(history[key]) == 0:
-            raise ValueError(f"history needs a non-empty {key!r} column, like the history of train.train.")
+            raise ValueError(
+                f"history needs a non-empty {key!r} column, like the history of train.train."
+            )
     loss = np.asarray(history["loss"], dtype=float)
     auc = np.asarray(history["val_auc"], dtype=float)
     if answer is None:
@@ -216,28 +234,39 @@ def check_checkpoint_epochs(answer, history, *, verbose: bool = True) -> Result:
     if given == (article, ours):
         lost = auc[ours - 1] - auc[article - 1]
         tail = (
-            f" The article's choice validates {lost:.4f} lower in AUC." if lost > 0
+            f" The article's choice validates {lost:.4f} lower in AUC."
+            if lost > 0
             else " Here both rules agree; they part as soon as the network starts to overfit."
         )
-        return _finish(True, (
-            f"The training loss is lowest at epoch {article}, the validation AUC highest at "
-            f"epoch {ours}." + tail
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"The training loss is lowest at epoch {article}, the validation AUC highest at "
+                f"epoch {ours}." + tail
+            ),
+            verbose,
+        )
     if given == (article - 1, ours - 1):
         message = "Both are one too low: count epochs from 1, as the progress bar does (index + 1)."
     elif given == (ours, article):
-        message = "Right epochs, wrong order: the article's (lowest training loss) first, ours second."
+        message = (
+            "Right epochs, wrong order: the article's (lowest training loss) first, ours second."
+        )
     elif "val_loss" in history and given == (article, int(np.nanargmin(history["val_loss"])) + 1):
         message = (
             "Your second number is the epoch with the lowest validation *loss*. The package "
             "monitors the validation AUC (`train.MONITOR`), and keeps its highest value."
         )
     elif given[1] == int(np.nanargmin(auc)) + 1:
-        message = "Your second number is the epoch with the *lowest* val_auc; a higher AUC is better."
+        message = (
+            "Your second number is the epoch with the *lowest* val_auc; a higher AUC is better."
+        )
     elif given[0] == article:
         message = "The article's epoch is right; ours is the epoch with the highest val_auc."
     elif given[1] == ours:
-        message = "Our epoch is right; the article kept the epoch with the lowest training loss (`loss`)."
+        message = (
+            "Our epoch is right; the article kept the epoch with the lowest training loss (`loss`)."
+        )
     else:
         message = (
             "Hint: the article's checkpoint kept the lowest `loss`, ours the highest "
@@ -277,13 +306,19 @@ def check_skipped_batches(
         return _not_a_number(answer, "one whole number", verbose)
     truth = finished_epochs * steps_per_epoch
     if value == truth:
-        return _finish(True, (
-            f"{finished_epochs} finished epochs x {steps_per_epoch} steps = {truth} batches. "
-            "Skipping them gives the resumed run the batches the uninterrupted run would "
-            "have seen next, so on a CPU it ends with the same weights."
-        ), verbose)
+        return _finish(
+            True,
+            (
+                f"{finished_epochs} finished epochs x {steps_per_epoch} steps = {truth} batches. "
+                "Skipping them gives the resumed run the batches the uninterrupted run would "
+                "have seen next, so on a CPU it ends with the same weights."
+            ),
+            verbose,
+        )
     if value == truth * batch_size:
-        message = f"That counts patches; the question asks for batches (of {batch_size} patches each)."
+        message = (
+            f"That counts patches; the question asks for batches (of {batch_size} patches each)."
+        )
     elif value == (finished_epochs + 1) * steps_per_epoch:
         message = (
             "The epoch that was cut short is not skipped: nothing of it was saved, so the "
