@@ -37,6 +37,8 @@ book: $(INSTALLED) $(KERNEL_CONFIG)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 test: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests book --nbval-lax --durations=15
 
 $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)

@@ -94,7 +94,9 @@ def main(argv=None) -> int:
         ("4", 4.0, slice(None)),
         ("4, cut", 4.0, CUT_ROWS),
     ]
-    header = f"{'factor':>7} | {'path':<20} | {'images':>6} | {'ROC AUC':>7} | {'F1':>6} | {'s/image':>7} | resized by"
+    columns = ("factor", "path", "images", "ROC AUC", "F1", "s/image")
+    header = " | ".join(f"{name:<20}" if name == "path" else f"{name:>7}" for name in columns)
+    header += " | resized by"
     print(header)
     print("-" * len(header))
     failures = []

@@ -6,4 +6,4 @@ Modules follow the pipeline, each importing only from earlier stages:
 ``plotting`` -> ``widgets`` / ``exercises`` -> ``cli``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -122,7 +122,8 @@ def build_unet(
         or contrast_sigma < 0
     ):
         raise ValueError(
-            f"build_unet: contrast_sigma must be a number >= 0 (0 turns it off), got {contrast_sigma!r}."
+            "build_unet: contrast_sigma must be a number >= 0 (0 turns it off), "
+            f"got {contrast_sigma!r}."
         )
     input_shape = tuple(input_shape)
     if len(input_shape) != 3:
@@ -215,7 +216,8 @@ class LocalContrastNormalization(keras.layers.Layer):
         super().__init__(**kwargs)
         if not sigma > 0 or not epsilon > 0:
             raise ValueError(
-                f"LocalContrastNormalization: sigma and epsilon must be positive, got {sigma!r} and {epsilon!r}."
+                "LocalContrastNormalization: sigma and epsilon must be positive, "
+                f"got {sigma!r} and {epsilon!r}."
             )
         self.sigma = float(sigma)
         self.epsilon = float(epsilon)

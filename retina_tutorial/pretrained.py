@@ -114,9 +114,10 @@ def results_rows() -> list:
                 "Evaluate your own with `retina-tutorial evaluate --model MODEL --out DIR`."
             )
         report = json.loads(path.read_text())
+        preset = report["model"]["name"].removeprefix("unet_")
         rows.append(
             {
-                "method": f"This book: {report['model']['name'].removeprefix('unet_')} U-Net, {label}",
+                "method": f"This book: {preset} U-Net, {label}",
                 **report["test"]["threshold_validation"],
                 "params": report["model"]["parameters"],
                 "hardware": TRAINING_HARDWARE,

@@ -428,7 +428,8 @@ def results_table(own_rows=()) -> list:
     for index, row in enumerate(own_rows):
         if not isinstance(row, Mapping):
             raise ValueError(
-                f"own_rows[{index}] must be a dict with the keys of COLUMNS, got {type(row).__name__}"
+                f"own_rows[{index}] must be a dict with the keys of COLUMNS, "
+                f"got {type(row).__name__}"
             )
         method = row.get("method")
         if not isinstance(method, str) or not method.strip():

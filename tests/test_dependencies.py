@@ -4,6 +4,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -75,3 +77,19 @@ def test_package_and_pyproject_state_the_same_version():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["version"] == retina_tutorial.__version__
+
+
+def test_changelog_and_citation_name_the_packages_version():
+    import retina_tutorial
+
+    newest = re.search(r"^## (\S+) ", (ROOT / "CHANGELOG.md").read_text(), re.MULTILINE)
+    assert newest and newest.group(1) == retina_tutorial.__version__, "add a CHANGELOG.md entry"
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert str(citation["version"]) == retina_tutorial.__version__
+    assert citation["license"] == "MIT" and citation["references"][0]["year"] == 2004
+
+
+def test_the_licence_is_an_spdx_string_with_its_file():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")

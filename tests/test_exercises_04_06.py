@@ -1,4 +1,4 @@
-"""Checkers of chapters 04-06: right answers pass, typical mistakes get specific help, None is kind."""
+"""Checkers of chapters 04-06: right answers pass, mistakes get specific help, None is kind."""
 
 import math
 
@@ -311,7 +311,7 @@ def test_chance_pr_auc(ranking):
 
 @pytest.fixture
 def batches():
-    """Whole-image targets with FOV share 0.5, patch targets with 0.75; vessel shares 0.25 and 0.5."""
+    """Whole-image targets with FOV share 0.5, patch targets 0.75; vessel shares 0.25, 0.5."""
     whole = np.zeros((1, 2, 2, 2), np.float32)
     whole[0, 0, :, 1] = 1
     whole[0, 0, 0, 0] = 1

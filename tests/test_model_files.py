@@ -1,4 +1,4 @@
-"""Model files that every supported Keras reads: written portable, read tolerantly, never changed."""
+"""Model files every supported Keras reads: written portable, read tolerantly, never changed."""
 
 import json
 import zipfile

@@ -14,7 +14,8 @@ from retina_tutorial.exercises._core import (
     _unanswered,
 )
 
-#: What ``keras.config.epsilon()`` clips probabilities to, as :func:`retina_tutorial.losses.masked_bce` does.
+#: What ``keras.config.epsilon()`` clips probabilities to, as
+#: :func:`retina_tutorial.losses.masked_bce` does.
 _EPSILON = 1e-7
 
 
@@ -24,7 +25,8 @@ def _loss_inputs(y_true, y_pred):
     y_pred = np.asarray(y_pred, dtype=np.float64)
     if y_true.ndim < 2 or y_true.shape[-1] != 2:
         raise ValueError(
-            f"y_true must have the vessel and FOV channels on its last axis, got shape {y_true.shape}."
+            "y_true must have the vessel and FOV channels on its last axis, "
+            f"got shape {y_true.shape}."
         )
     if y_pred.shape == y_true.shape[:-1]:
         y_pred = y_pred[..., None]
