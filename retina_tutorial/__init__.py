@@ -1,9 +1,32 @@
 """retina_tutorial: the package behind the retina-unet book.
 
 Modules follow the pipeline, each importing only from earlier stages:
-``config`` -> ``data`` / ``synthetic`` -> ``cache`` -> ``augment`` ->
-``model`` -> ``model_files`` -> ``losses`` -> ``train`` -> ``inference`` -> ``evaluate`` ->
-``plotting`` -> ``widgets`` / ``exercises`` -> ``cli``.
+``config`` / ``environment`` -> ``scale`` -> ``field_of_view`` -> ``splits``
+-> ``drive`` / ``synthetic`` / ``public_sets`` -> ``data`` -> ``cache`` ->
+``augment`` -> ``pipeline`` -> ``model`` -> ``model_files`` -> ``losses`` ->
+``train`` -> ``inference`` -> ``evaluate`` -> ``plotting`` -> ``widgets`` /
+``exercises`` -> ``cli``.
+
+Importing the package registers its losses, metrics and layers with Keras, so
+a checkpoint it wrote (``runs/.../best.keras``) loads with plain
+``keras.saving.load_model`` once ``retina_tutorial`` is imported.
 """
 
 __version__ = "0.2.0"
+
+
+def _register_with_keras() -> None:
+    # Not while the installed Keras or TensorFlow is older than the package
+    # needs: the chapters' Colab cell imports the package to upgrade them,
+    # and importing the old ones first would force a restart.
+    from retina_tutorial import environment
+
+    try:
+        if environment.unmet():
+            return
+    except environment.metadata.PackageNotFoundError:  # run from a source tree
+        pass
+    from retina_tutorial import losses, model  # noqa: F401  (registration on import)
+
+
+_register_with_keras()

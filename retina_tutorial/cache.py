@@ -35,10 +35,14 @@ import h5py
 import numpy as np
 
 import retina_tutorial
-from retina_tutorial import config, data
+from retina_tutorial import config, data, public_sets
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: images of different sizes, field angle, FOV source
 SPLITS = ("train", "validation", "test")
+#: Files that make up a data set, for the fingerprint of a folder that is not DRIVE.
+DATA_SUFFIXES = {
+    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".gif", ".ppm", ".gz", ".tar", ".tgz", ".zip", ".csv",
+}  # fmt: skip
 
 
 class CacheError(ValueError):
@@ -62,11 +66,22 @@ def fingerprint(location=None, *, synthetic_seed: int | None = None) -> str:
         digest.update(f"synthetic:v{synthetic.VERSION}:{synthetic_seed}".encode())
         return digest.hexdigest()
     location = Path(location)
-    if location.is_file():
+    if location.is_file() and location.suffix.lower() != ".csv":
         digest.update(location.read_bytes())
         return digest.hexdigest()
-    root = data.find_root(location)
-    for name in data.layout_files():
+    if location.is_dir() and public_sets.detect(location) == "drive":
+        root = data.find_root(location)
+        names = data.layout_files()
+    else:
+        # Other data sets and CSVs: every image, mask, archive and list in the
+        # folder, by name and content (not caches or notes).
+        root = location if location.is_dir() else location.parent
+        names = sorted(
+            str(file.relative_to(root))
+            for file in root.rglob("*")
+            if file.is_file() and file.suffix.lower() in DATA_SUFFIXES
+        )
+    for name in names:
         file = root / name
         digest.update(name.encode())
         digest.update(file.read_bytes() if file.is_file() else b"missing")
@@ -96,6 +111,8 @@ def write_cache(dataset: data.Dataset, path, *, input_fingerprint: str) -> Path:
                 package_version=retina_tutorial.__version__,
                 format_version=FORMAT_VERSION,
                 validation_ids=",".join(dataset.validation.ids),
+                field_degrees=dataset.field_degrees,
+                fov_estimated=dataset.fov_estimated,
             )
             file.attrs["complete"] = True
         os.chmod(temporary, 0o644)  # mkstemp makes it private; a cache is not
@@ -115,6 +132,8 @@ def _write_split(group, split: data.Split) -> None:
     for key, mask in masks.items():
         group.create_dataset(key, data=mask, compression="gzip", compression_opts=4)
     group.create_dataset("ids", data=np.array(split.ids, dtype=h5py.string_dtype()))
+    if split.shapes is not None:
+        group.create_dataset("shapes", data=np.array(split.shapes, dtype=np.int64))
 
 
 def read_cache(path, *, expected_fingerprint: str | None = None) -> data.Dataset:
@@ -148,6 +167,8 @@ def read_cache(path, *, expected_fingerprint: str | None = None) -> data.Dataset
         **splits,
         source=str(attrs["source"]),
         description=f"{attrs['description']} (cached in {path})",
+        field_degrees=float(attrs["field_degrees"]),
+        fov_estimated=bool(attrs["fov_estimated"]),
     )
 
 
@@ -176,11 +197,24 @@ def _read_split(group) -> data.Split:
         fov=group["fov"][()],
         ids=tuple(i.decode() if isinstance(i, bytes) else str(i) for i in group["ids"][()]),
         vessels_2nd=second,
+        shapes=tuple(map(tuple, group["shapes"][()].tolist())) if "shapes" in group else None,
     )
 
 
-def prepare(out, data_path=None, *, synthetic: bool = False, seed: int = 0, verbose: bool = True):
-    """Build (or confirm) the cache at ``out`` from DRIVE or the synthetic set.
+def prepare(
+    out,
+    data_path=None,
+    *,
+    kind: str | None = None,
+    synthetic: bool = False,
+    seed: int = 0,
+    verbose: bool = True,
+):
+    """Build (or confirm) the cache at ``out`` from a data set or the synthetic set.
+
+    ``kind`` names the data set (see :func:`retina_tutorial.data.load_dataset`);
+    it is recognised from the layout when omitted. Images of different sizes
+    are kept at their own sizes (:class:`retina_tutorial.splits.Split`).
 
     An existing cache made from the same input is kept; a stale, truncated
     or incomplete one is rebuilt. Returns ``(dataset, status)`` where
@@ -203,7 +237,9 @@ def prepare(out, data_path=None, *, synthetic: bool = False, seed: int = 0, verb
             if verbose:
                 print(f"Data: {dataset.description}\n{out} is up to date.")
             return dataset, "up to date"
-    dataset = data.load_dataset(location, synthetic=location is None, seed=seed, verbose=verbose)
+    dataset = data.load_dataset(
+        location, kind=kind, synthetic=location is None, seed=seed, verbose=verbose
+    )
     write_cache(dataset, out, input_fingerprint=expected)
     return dataset, status
 

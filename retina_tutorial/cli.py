@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from retina_tutorial import config, data
+from retina_tutorial import config, data, public_sets
 
 
 def main(argv=None) -> int:
@@ -46,6 +46,11 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(train)
     train.add_argument("--out", required=True, help="run folder (checkpoints, history, summary)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.add_argument(
+        "--init",
+        help="start from these weights: 'pretrained' or a .keras file (fine-tuning; "
+        "use --profile finetune with the shipped model)",
+    )
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser(
@@ -91,11 +96,18 @@ def _build_parser() -> argparse.ArgumentParser:
 def _add_data_arguments(parser) -> None:
     parser.add_argument(
         "--data",
-        help=f"DRIVE folder or zip (default: ${config.DATA_VARIABLE}; "
-        "without either, the synthetic set)",
+        help="folder or archive of DRIVE, STARE, CHASE_DB1 or HRF, or a CSV of your own "
+        f"images (default: ${config.DATA_VARIABLE}; without either, the synthetic set)",
     )
     parser.add_argument(
-        "--synthetic", action="store_true", help="use the synthetic set even if DRIVE is set"
+        "--dataset",
+        choices=["drive", *public_sets.KINDS],
+        help="which data set --data holds (default: recognised from its layout)",
+    )
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="use the synthetic set even if a data set is configured",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic set")
 
@@ -104,13 +116,17 @@ def _prepare(arguments) -> int:
     from retina_tutorial import cache
 
     dataset, status = cache.prepare(
-        arguments.out, arguments.data, synthetic=arguments.synthetic, seed=arguments.seed
+        arguments.out,
+        arguments.data,
+        kind=arguments.dataset,
+        synthetic=arguments.synthetic,
+        seed=arguments.seed,
     )
     fov_pixels = int(dataset.test.fov.sum())
     print(
         f"{arguments.out}: {status}. {len(dataset.train)} train + "
         f"{len(dataset.validation)} validation + {len(dataset.test)} test images of "
-        f"{dataset.train.images.shape[1:]}; {fov_pixels:,} test FOV pixels; "
+        f"{_sizes(dataset.test)}; {fov_pixels:,} test FOV pixels; "
         f"2nd manual for {_count_second(dataset.test)} test images."
     )
     return 0
@@ -120,9 +136,9 @@ def _train(arguments) -> int:
     from retina_tutorial import train
 
     profile = config.get_profile(arguments.profile)
-    dataset = data.load_dataset(arguments.data, synthetic=arguments.synthetic, seed=arguments.seed)
+    dataset = _dataset(arguments)
     print(profile)
-    train.train(profile, dataset, arguments.out, resume=arguments.resume)
+    train.train(profile, dataset, arguments.out, resume=arguments.resume, init=arguments.init)
     return 0
 
 
@@ -140,7 +156,7 @@ def _evaluate(arguments) -> int:
     from retina_tutorial import evaluate
 
     model, model_path = _load(arguments.model)
-    dataset = data.load_dataset(arguments.data, synthetic=arguments.synthetic, seed=arguments.seed)
+    dataset = _dataset(arguments)
     report = evaluate.evaluate_model(model, dataset, tta=arguments.tta)
     evaluate.write_report(report, arguments.out, model_path=model_path)
     chosen = report.test_at_threshold
@@ -175,6 +191,19 @@ def _predict(arguments) -> int:
         )
         print(f"{image_path} -> {', '.join(str(p) for p in written)}")
     return 0
+
+
+def _dataset(arguments) -> data.Dataset:
+    return data.load_dataset(
+        arguments.data, kind=arguments.dataset, synthetic=arguments.synthetic, seed=arguments.seed
+    )
+
+
+def _sizes(split: data.Split) -> str:
+    if split.shapes is None:
+        return f"{split.images.shape[1]} x {split.images.shape[2]}"
+    heights, widths = zip(*split.shapes)
+    return f"{min(heights)}-{max(heights)} x {min(widths)}-{max(widths)}"
 
 
 def _count_second(split: data.Split) -> int:

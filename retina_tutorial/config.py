@@ -7,10 +7,13 @@ Two settings exist:
 
 ``RETINA_TUTORIAL_PROFILE``
     ``quick`` (default) for CI and a first look on a laptop CPU, or ``full``
-    for the real training run.
+    for the real training run. A third profile, ``finetune``, is chosen by
+    name: it fine-tunes the shipped model on a few images of another data set.
 ``RETINA_TUTORIAL_DATA``
-    The DRIVE folder (or the ``DRIVE.zip`` as distributed). When it is unset
-    or absent the package uses the synthetic fundus set it makes itself.
+    The DRIVE folder (or the ``DRIVE.zip`` as distributed), or the folder or
+    archive of STARE, CHASE_DB1 or HRF, or a CSV listing your own images
+    (:func:`retina_tutorial.data.load_dataset`). When it is unset the package
+    uses the synthetic fundus set it makes itself.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class Profile:
     Parameters
     ----------
     name : str
-        ``"quick"`` or ``"full"``.
+        ``"quick"``, ``"full"`` or ``"finetune"``.
     preset : {'compact', 'wide', 'article'}
         U-Net preset built by :func:`retina_tutorial.model.build_unet`.
     patch_size : int
@@ -139,6 +142,22 @@ PROFILES: dict[str, Profile] = {
         steps_per_epoch=100,
         epochs=32,
         learning_rate=2e-3,
+        lr_schedule="cosine",
+        loss="bce",
+        tta=False,
+        rotation=0.0,
+        zoom=0.0,
+    ),
+    # Fine-tuning the shipped (wide) model on a few images of another data
+    # set: its recipe, a tenth of its learning rate, a short schedule.
+    "finetune": Profile(
+        name="finetune",
+        preset="wide",
+        patch_size=96,
+        batch_size=16,
+        steps_per_epoch=25,
+        epochs=8,
+        learning_rate=2e-4,
         lr_schedule="cosine",
         loss="bce",
         tta=False,

@@ -120,6 +120,13 @@ class EvaluationReport:
     model_parameters : int
     seconds_per_image : float
         Prediction time per image on this machine.
+    field_degrees : float
+        The data set's camera field angle, which set its scale.
+    fov_estimated : bool
+        Whether the FOV masks were estimated (the data set ships none).
+    resize_factors : list of float
+        The distinct factors the images were resized by before the model saw
+        them (``[1.0]``: at their own size, as DRIVE always is).
     protocol : str
         How the metrics were computed, in one sentence.
     """
@@ -141,6 +148,9 @@ class EvaluationReport:
     model_name: str
     model_parameters: int
     seconds_per_image: float
+    field_degrees: float = 45.0
+    fov_estimated: bool = False
+    resize_factors: list = dataclasses.field(default_factory=lambda: [1.0])
     protocol: str = PROTOCOL
 
     def __repr__(self) -> str:
@@ -574,8 +584,20 @@ def evaluate_model(model, dataset: data.Dataset, *, tta: bool = False, batch_siz
     EvaluationReport
     """
     start = time.perf_counter()
-    validation = inference.predict(model, dataset.validation.images, tta=tta, batch_size=batch_size)
-    test = inference.predict(model, dataset.test.images, tta=tta, batch_size=batch_size)
+    field = dataset.field_degrees
+    if dataset.at_drive_scale:
+        validation = inference.predict(
+            model, dataset.validation.images, tta=tta, batch_size=batch_size
+        )
+        test = inference.predict(model, dataset.test.images, tta=tta, batch_size=batch_size)
+        factors = [1.0]
+    else:  # another camera: each image at the model's scale, scored at its own
+        validation, _ = inference.predict_split(
+            model, dataset.validation, field, tta=tta, batch_size=batch_size
+        )
+        test, factors = inference.predict_split(
+            model, dataset.test, field, tta=tta, batch_size=batch_size
+        )
     seconds = (time.perf_counter() - start) / (len(validation) + len(test))
     split = dataset.test
     threshold = choose_threshold(validation, dataset.validation.vessels, dataset.validation.fov)
@@ -600,6 +622,10 @@ def evaluate_model(model, dataset: data.Dataset, *, tta: bool = False, batch_siz
         tta=bool(tta),
         data_source=dataset.source,
         data_description=dataset.description,
+        field_degrees=field,
+        fov_estimated=dataset.fov_estimated,
+        resize_factors=sorted({round(factor, 4) for factor in factors}),
+        protocol=PROTOCOL if dataset.source in ("drive", "synthetic") else _protocol(dataset),
         model_name=model.name,
         model_parameters=int(model.count_params()),
         seconds_per_image=seconds,
@@ -677,6 +703,12 @@ def write_report(report: EvaluationReport, out_dir, *, model_path=None) -> Path:
             "test_ids": list(report.test.ids),
             "validation_ids": list(report.validation.ids),
             "image_shape": list(report.test.images.shape[1:3]),
+            "image_shapes": None
+            if report.test.shapes is None
+            else [list(shape) for shape in report.test.shapes],
+            "field_degrees": report.field_degrees,
+            "fov_estimated": report.fov_estimated,
+            "resize_factors": report.resize_factors,
             "test_fov_pixels": int(report.test.fov.sum()),
             # Identifies the annotations scored against, whatever folder they came from.
             "test_truth_sha256": hashlib.sha256(
@@ -696,9 +728,10 @@ def write_report(report: EvaluationReport, out_dir, *, model_path=None) -> Path:
 
     _write_rows(out_dir / "per_image.csv", report)
 
-    for name, probabilities, fov in zip(
-        report.test.ids, report.test_probabilities, report.test.fov
-    ):
+    for index, name in enumerate(report.test.ids):
+        height, width = report.test.shape_of(index)  # each image at its own size
+        fov = report.test.fov[index, :height, :width]
+        probabilities = report.test_probabilities[index, :height, :width]
         inside = np.where(fov, np.clip(probabilities, 0.0, 1.0), 0.0)
         levels = np.round(inside * 65535.0).astype(np.uint16)
         Image.fromarray(levels).save(out_dir / "probabilities" / f"{name}_test.png")
@@ -708,6 +741,9 @@ def write_report(report: EvaluationReport, out_dir, *, model_path=None) -> Path:
     median = int(order[len(order) // 2])
     name = report.test.ids[median]
     split = report.test
+    height, width = split.shape_of(median)
+    median_map = report.test_probabilities[median, :height, :width]
+    median_image = split.image(median)
     figures = {
         "roc_pr.png": plotting.plot_roc_pr(
             report.test_probabilities,
@@ -719,22 +755,22 @@ def write_report(report: EvaluationReport, out_dir, *, model_path=None) -> Path:
             tuned, metric="f1", reference_rows=report.second_observer_per_image
         ),
         f"triptych_{name}.png": plotting.plot_triptych(
-            split.images[median],
-            split.vessels[median],
-            report.test_probabilities[median],
-            fov=split.fov[median],
+            median_image.images[0],
+            median_image.vessels[0],
+            median_map,
+            fov=median_image.fov[0],
             image_id=name,
         ),
         f"errors_{name}.png": plotting.plot_error_overlay(
-            split.images[median],
-            split.vessels[median],
-            report.test_probabilities[median],
-            fov=split.fov[median],
+            median_image.images[0],
+            median_image.vessels[0],
+            median_map,
+            fov=median_image.fov[0],
             threshold=report.threshold,
             image_id=name,
         ),
         f"probability_{name}.png": plotting.plot_probability_map(
-            report.test_probabilities[median], fov=split.fov[median], image_id=name
+            median_map, fov=median_image.fov[0], image_id=name
         ),
     }
     for file_name, figure in figures.items():
@@ -743,6 +779,16 @@ def write_report(report: EvaluationReport, out_dir, *, model_path=None) -> Path:
 
 
 # --- helpers -----------------------------------------------------------------
+
+
+def _protocol(dataset) -> str:
+    fov = "estimated" if dataset.fov_estimated else "given"
+    return (
+        f"{dataset.source} protocol: each image at its native resolution (predicted at the "
+        "model's scale and resized back), pixels inside the field of view only (masks "
+        f"{fov}), pooled over all test images, truth = 1st annotation; vessel where "
+        "probability >= threshold."
+    )
 
 
 def _check_threshold(threshold) -> float:

@@ -28,7 +28,8 @@ import numbers
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from retina_tutorial import data
+from retina_tutorial import drive
+from retina_tutorial.splits import Dataset, Split
 
 #: Bumped whenever the drawing changes, so a cache of the synthetic set made by
 #: an older version can be recognised as stale.
@@ -71,7 +72,7 @@ TRUNKS = (
 )
 
 
-def make_fundus(seed, shape=data.IMAGE_SHAPE):
+def make_fundus(seed, shape=drive.IMAGE_SHAPE):
     """Draw one synthetic fundus photograph with two vessel annotations.
 
     Explained in ``book/01_data_preparation.ipynb``.
@@ -138,13 +139,13 @@ def make_fundus(seed, shape=data.IMAGE_SHAPE):
     return image, first, second, fov
 
 
-def make_dataset(seed: int = 0, reason: str = "DRIVE not configured") -> data.Dataset:
+def make_dataset(seed: int = 0, reason: str = "DRIVE not configured") -> Dataset:
     """The synthetic stand-in for DRIVE: 17 train, 3 validation, 20 test images.
 
     Explained in ``book/01_data_preparation.ipynb``.
 
     Ids, split sizes, shapes (584 x 565) and dtypes are DRIVE's, as given by
-    :func:`retina_tutorial.data.load_drive`; only the test split carries a
+    :func:`retina_tutorial.drive.load_drive`; only the test split carries a
     2nd annotation. Image ``id`` is drawn with seed ``(seed, int(id))``, so a
     set is reproducible and different seeds give different pictures.
 
@@ -168,19 +169,19 @@ def make_dataset(seed: int = 0, reason: str = "DRIVE not configured") -> data.Da
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed={seed!r}: the synthetic set needs a non-negative integer seed.")
-    train_ids = tuple(i for i in data.TRAINING_IDS if i not in data.VALIDATION_IDS)
-    return data.Dataset(
+    train_ids = tuple(i for i in drive.TRAINING_IDS if i not in drive.VALIDATION_IDS)
+    return Dataset(
         train=_make_split(seed, train_ids, second=False),
-        validation=_make_split(seed, data.VALIDATION_IDS, second=False),
-        test=_make_split(seed, data.TEST_IDS, second=True),
+        validation=_make_split(seed, drive.VALIDATION_IDS, second=False),
+        test=_make_split(seed, drive.TEST_IDS, second=True),
         source="synthetic",
         description=f"synthetic fundus set (seed {seed}; {reason})",
     )
 
 
-def _make_split(seed, ids, *, second) -> data.Split:
+def _make_split(seed, ids, *, second) -> Split:
     drawn = [make_fundus((int(seed), int(image_id))) for image_id in ids]
-    return data.Split(
+    return Split(
         images=np.stack([d[0] for d in drawn]),
         vessels=np.stack([d[1] for d in drawn]),
         fov=np.stack([d[3] for d in drawn]),

@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 import retina_tutorial
-from retina_tutorial import augment, config, data, losses, model_files, pipeline, scale
+from retina_tutorial import augment, config, data, losses, model_files, pipeline, scale, splits
 from retina_tutorial import model as unet
 
 #: What a run folder may hold; any of them means "a run lives here".
@@ -94,6 +94,8 @@ def train(
     out_dir,
     *,
     resume: bool = False,
+    init=None,
+    rescale: bool = True,
     callbacks=(),
     strategy=None,
     verbose: int = 1,
@@ -127,6 +129,18 @@ def train(
     resume : bool
         Continue the unfinished run in ``out_dir`` from its last finished
         epoch (``retina-tutorial train --resume``).
+    init : str, Path or keras.Model, optional
+        Start from these weights instead of random ones: ``"pretrained"``
+        (the shipped model), a ``.keras`` file or a model of the same
+        architecture as the profile's preset. For fine-tuning on a few
+        images of another data set (the ``finetune`` profile; explained in
+        ``book/07_your_own_data.ipynb``).
+    rescale : bool
+        Resize the images to DRIVE's pixels per degree of the camera's field
+        first (:func:`retina_tutorial.splits.at_scale`), the scale every
+        model of this package is trained and predicts at, so models trained
+        on any data set are interchangeable. DRIVE itself is not touched.
+        The scale the model saw is recorded in the run and in its files.
     callbacks : sequence of keras.callbacks.Callback
         Extra callbacks, called after the package's own (so at the end of an
         epoch they see its checkpoints already written).
@@ -165,7 +179,12 @@ def train(
     _check_profile(profile)
     _check_data(data)
     out_dir = Path(out_dir)
+    initial = _initial_model(init)
     start_epoch, best_so_far = _prepare_folder(out_dir, profile, data, resume)
+    train_split, validation_split = data.train, data.validation
+    if rescale and not data.at_drive_scale:
+        train_split = splits.at_scale(data.train, data.field_degrees, scale.DRIVE)[0]
+        validation_split = splits.at_scale(data.validation, data.field_degrees, scale.DRIVE)[0]
 
     strategy = strategy or tf.distribute.get_strategy()
     _check_replicas(profile, strategy)
@@ -178,8 +197,14 @@ def train(
     with strategy.scope():
         with _dtype_policy("mixed_float16" if gpu else None):
             model = unet.build_unet(preset=profile.preset, contrast_sigma=profile.contrast_sigma)
+        if initial is not None and not resume:
+            _start_from(model, initial, profile)
         # Saved in every checkpoint: predict_photograph resizes to it.
-        model.training_scale = scale.of_masks(data.train.fov)
+        model.training_scale = (
+            scale.DRIVE
+            if data.at_drive_scale
+            else scale.of_masks(train_split.fov, data.field_degrees)
+        )
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(profile)),
             loss=losses.get_loss(profile.loss),
@@ -188,7 +213,7 @@ def train(
     multiple = unet.required_multiple(model)
 
     training = pipeline.training_patches(
-        data.train,
+        train_split,
         patch_size=profile.patch_size,
         batch_size=profile.batch_size,
         seed=profile.seed,
@@ -200,7 +225,7 @@ def train(
         start=start_epoch * profile.steps_per_epoch,
     )
     replicas = int(strategy.num_replicas_in_sync)
-    validation_split = _pad_for_replicas(data.validation, replicas)
+    validation_split = _pad_for_replicas(validation_split, replicas)
     validation = pipeline.validation_data(validation_split, multiple=multiple)
     if replicas > 1:
         # One whole image per replica and step: a replica given no image
@@ -214,7 +239,9 @@ def train(
 
     if not resume:
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(out_dir / "config.json", _run_config(profile, data, model, gpu, strategy))
+        run_config = _run_config(profile, data, model, gpu, strategy)
+        run_config["init"] = _describe_init(init)
+        _write_json(out_dir / "config.json", run_config)
 
     early_stopping = _EarlyStopping(
         monitor=MONITOR,
@@ -419,6 +446,43 @@ def _check_data(dataset) -> None:
                 f"train: the dataset's {name} split holds no images ({dataset.description}). "
                 "Training needs images to train on and to validate on; check the data folder."
             )
+
+
+def _initial_model(init):
+    """The model whose weights a run starts from (None: random weights)."""
+    if init is None or isinstance(init, keras.Model):
+        return init
+    if str(init) == "pretrained":
+        from retina_tutorial import pretrained
+
+        return pretrained.load()
+    from retina_tutorial import inference
+
+    return inference.load_model(init)
+
+
+def _start_from(model, initial, profile) -> None:
+    shapes = [tuple(w.shape) for w in model.weights]
+    if shapes != [tuple(w.shape) for w in initial.weights]:
+        raise ValueError(
+            f"train: init model {initial.name!r} ({initial.count_params():,} parameters) does not "
+            f"have the architecture of profile {profile.name!r} (preset {profile.preset!r}, "
+            f"{model.count_params():,} parameters). Fine-tune with a profile of the same preset: "
+            "the shipped model is preset 'wide', as in the 'finetune' profile."
+        )
+    model.set_weights(initial.get_weights())
+
+
+def _describe_init(init):
+    if init is None:
+        return None
+    if isinstance(init, keras.Model):
+        return f"in-memory model {init.name!r}"
+    if str(init) == "pretrained":
+        from retina_tutorial import pretrained
+
+        return pretrained.describe()
+    return str(init)
 
 
 def _check_replicas(profile, strategy) -> None:

@@ -137,6 +137,6 @@ def test_cli_prepare_real_drive(drive_dataset, tmp_path, capsys):
     out = tmp_path / "drive.h5"
     assert cli.main(["prepare", "--data", str(config.data_location()), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "17 train + 3 validation + 20 test images of (584, 565, 3)" in printed
+    assert "17 train + 3 validation + 20 test images of 584 x 565" in printed
     assert "4,538,143 test FOV pixels" in printed
     assert "2nd manual for 20 test images" in printed

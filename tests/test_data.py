@@ -8,7 +8,7 @@ from fake_drive import SHAPE
 from fake_drive import write_image as _write_image
 from PIL import Image
 
-from retina_tutorial import config, data
+from retina_tutorial import config, data, drive
 
 
 def _zip_folder(folder, archive_path, prefix="DRIVE/"):
@@ -72,7 +72,7 @@ def test_zip_with_escaping_path_is_refused(fake_drive, tmp_path, member):
 
 def test_zip_member_too_large_is_refused(fake_drive, tmp_path, monkeypatch):
     archive = _zip_folder(fake_drive, tmp_path / "DRIVE.zip")
-    monkeypatch.setattr(data, "MAX_MEMBER_BYTES", 100)
+    monkeypatch.setattr(drive, "MAX_MEMBER_BYTES", 100)
     with pytest.raises(data.DataError, match=r"claims .* bytes"):
         data.load_drive(archive)
 

@@ -1,0 +1,287 @@
+"""The containers every stage takes: a split of images with their masks, and a data set.
+
+Explained in ``book/01_data_preparation.ipynb`` (DRIVE) and
+``book/07_your_own_data.ipynb`` (other data sets).
+
+Images are RGB ``float32`` in [0, 1]; vessel and field-of-view (FOV) masks
+are ``bool``. A split's images are stacked into one array. Images of
+different sizes (a user's own photographs, say) are stacked top-left in an
+array as large as the largest, and :attr:`Split.shapes` keeps each one's own
+size: the padding is black, outside every mask and outside the FOV, so
+metrics, which count FOV pixels only, and patches, which are centred inside
+the FOV, never use it. :meth:`Split.image` gives one image back at its own
+size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from retina_tutorial import scale
+
+
+class DataError(ValueError):
+    """A data file or folder is missing, malformed or in the wrong place."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """Images and masks of one split.
+
+    Attributes
+    ----------
+    images : (N, H, W, 3) float32 ndarray
+        RGB in [0, 1].
+    vessels : (N, H, W) bool ndarray
+        1st manual annotation: True on vessels.
+    fov : (N, H, W) bool ndarray
+        Field of view: True inside the eye.
+    ids : tuple of str
+        Image ids ("21" ... "40", "01" ... "20" for DRIVE).
+    vessels_2nd : (N, H, W) bool ndarray or None
+        2nd manual annotation, where the data set has one.
+    shapes : tuple of (int, int), optional
+        Each image's own (height, width) when they differ; None when every
+        image fills the array.
+    """
+
+    images: np.ndarray
+    vessels: np.ndarray
+    fov: np.ndarray
+    ids: tuple
+    vessels_2nd: np.ndarray | None = None
+    shapes: tuple | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        second = "" if self.vessels_2nd is None else ", with 2nd manual"
+        if self.shapes is None:
+            size = f"{self.images.shape[1:3]}"
+        else:
+            size = f"sizes {min(self.shapes)} to {max(self.shapes)}"
+        return f"Split({len(self)} images of {size}{second})"
+
+    def shape_of(self, index: int) -> tuple[int, int]:
+        """The (height, width) of image ``index`` itself."""
+        return tuple(self.images.shape[1:3]) if self.shapes is None else tuple(self.shapes[index])
+
+    def image(self, index: int) -> Split:
+        """Image ``index`` alone, at its own size, as a one-image split."""
+        height, width = self.shape_of(index)
+        crop = np.s_[index : index + 1, :height, :width]
+        second = None if self.vessels_2nd is None else self.vessels_2nd[crop]
+        return Split(
+            self.images[crop], self.vessels[crop], self.fov[crop], (self.ids[index],), second
+        )
+
+    def select(self, ids) -> Split:
+        """The sub-split holding only ``ids``, in that order."""
+        index = [self.ids.index(i) for i in ids]
+        if self.shapes is not None:
+            return stack([self.image(i) for i in index])
+        second = None if self.vessels_2nd is None else self.vessels_2nd[index]
+        return Split(self.images[index], self.vessels[index], self.fov[index], tuple(ids), second)
+
+
+def stack(parts) -> Split:
+    """One split from one-image splits of any sizes (see the module's note on padding)."""
+    parts = list(parts)
+    if not parts:  # a data set without, say, training images
+        return Split(np.zeros((0, 1, 1, 3), np.float32), *np.zeros((2, 0, 1, 1), bool), ())
+    shapes = tuple(tuple(part.images.shape[1:3]) for part in parts)
+    height, width = max(s[0] for s in shapes), max(s[1] for s in shapes)
+    with_second = all(part.vessels_2nd is not None for part in parts)
+
+    def canvas(name, dtype, channels=()):
+        out = np.zeros((len(parts), height, width, *channels), dtype)
+        for i, part in enumerate(parts):
+            h, w = shapes[i]
+            out[i, :h, :w] = getattr(part, name)[0]
+        return out
+
+    return Split(
+        images=canvas("images", np.float32, (3,)),
+        vessels=canvas("vessels", bool),
+        fov=canvas("fov", bool),
+        ids=tuple(i for part in parts for i in part.ids),
+        vessels_2nd=canvas("vessels_2nd", bool) if with_second else None,
+        shapes=None if len(set(shapes)) == 1 else shapes,
+    )
+
+
+def one_image(image, vessels, fov, image_id, vessels_2nd=None) -> Split:
+    """A one-image split from (H, W, 3) and (H, W) arrays."""
+    second = None if vessels_2nd is None else np.asarray(vessels_2nd, bool)[None]
+    return Split(
+        np.asarray(image, np.float32)[None],
+        np.asarray(vessels, bool)[None],
+        np.asarray(fov, bool)[None],
+        (str(image_id),),
+        second,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """The three splits and a plain statement of where they came from.
+
+    Attributes
+    ----------
+    train, validation, test : Split
+        17, 3 and 20 images for DRIVE and for the synthetic set.
+    source : str
+        Which data this is: ``'drive'``, ``'synthetic'``, ``'stare'``,
+        ``'chase_db1'``, ``'hrf'`` or ``'csv'``.
+    description : str
+        One line for people: what the data is, where it was read, which
+        split, and whether the FOV masks were given or estimated.
+    field_degrees : float
+        The camera's field angle, which sets the images' scale
+        (:mod:`retina_tutorial.scale`).
+    fov_estimated : bool
+        True when the data set ships no FOV masks and they were estimated.
+    """
+
+    train: Split
+    validation: Split
+    test: Split
+    source: str
+    description: str
+    field_degrees: float = 45.0
+    fov_estimated: bool = False
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.description}: {len(self.train)} train, "
+            f"{len(self.validation)} validation, {len(self.test)} test)"
+        )
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.source == "synthetic"
+
+    @property
+    def at_drive_scale(self) -> bool:
+        """DRIVE and its synthetic stand-in are at DRIVE's scale by definition: never resized."""
+        return self.source in ("drive", "synthetic")
+
+
+def read_rgb(source, name) -> np.ndarray:
+    """Read an 8-bit RGB image as (H, W, 3) float32 in [0, 1].
+
+    ``source`` is a path or a binary file object; ``name`` is what error
+    messages call it.
+    """
+    with _open_image(source, name) as image:
+        if image.mode not in ("RGB", "RGBA"):
+            raise DataError(
+                f"{name}: expected an RGB colour image, found mode {image.mode!r}. "
+                "Use the data set's original colour photographs."
+            )
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    return rgb / np.float32(255.0)
+
+
+def read_binary(source, name, shape=None, *, threshold: int | None = None) -> np.ndarray:
+    """Read a two-level mask or annotation as a (H, W) bool array.
+
+    Any GIF/PNG/TIFF/PPM mode is accepted (1-bit, greyscale, palette, RGB) as
+    long as the picture holds at most two grey levels; the brighter one is
+    True. With ``threshold``, grey levels at or above it are True and any
+    number of levels is accepted (STARE's labels are not all 0 or 255).
+
+    Raises
+    ------
+    DataError
+        If the file has more than two levels (without ``threshold``), or its
+        shape is not ``shape``.
+    """
+    with _open_image(source, name) as image:
+        grey = np.asarray(image.convert("L"))
+    if threshold is not None:
+        _check_shape(grey, shape, name)
+        return grey >= threshold
+    levels = np.unique(grey)
+    if levels.size > 2:
+        raise DataError(
+            f"{name}: expected a binary mask (two levels), found {levels.size} "
+            f"grey levels in mode {image.mode!r}. Use the data set's original "
+            "annotation, or save yours with vessels white on black."
+        )
+    _check_shape(grey, shape, name)
+    if levels.size == 1:
+        return np.full(grey.shape, levels[0] > 127)
+    return grey == levels[-1]
+
+
+def _check_shape(grey, shape, name) -> None:
+    if shape is not None and grey.shape != tuple(shape):
+        raise DataError(
+            f"{name}: shape {grey.shape} does not match its image {tuple(shape)}. "
+            "Each mask must be the same size as the image it annotates."
+        )
+
+
+def _open_image(source, name):
+    image = None
+    try:
+        image = Image.open(source)
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        if image is not None:
+            image.close()
+        raise DataError(
+            f"{name}: cannot be read as an image ({error}). The file is corrupt "
+            "or truncated: download or export it again."
+        ) from error
+    return image
+
+
+def at_scale(split: Split, field_degrees: float, target) -> tuple[Split, list[float]]:
+    """``split`` with each image resized to the scale ``target``, a :class:`~.scale.Scale`.
+
+    Each image's own scale is its FOV's diameter over ``field_degrees``; the
+    factor follows :func:`retina_tutorial.scale.resize_factor`, so images
+    already within 5 % of ``target`` are not touched (DRIVE trained at
+    DRIVE's scale is the very same data). Images are averaged down or
+    interpolated up; annotations are resized as fractions and thresholded at
+    a half, which keeps thin vessels that nearest-neighbour sampling would
+    break; FOV masks by nearest neighbour.
+
+    Returns
+    -------
+    (Split, list of float)
+        The resized split and the factor used for each image.
+    """
+    parts, factors = [], []
+    for index in range(len(split)):
+        one = split.image(index)
+        photo = scale.Scale(scale.fov_diameter(one.fov[0]), field_degrees)
+        factor = scale.resize_factor(photo, target)
+        factors.append(factor)
+        if factor == 1.0:
+            parts.append(one)
+            continue
+        shape = scale.resized_shape(one.images.shape[1:3], factor)
+        second = None if one.vessels_2nd is None else _resized_annotation(one.vessels_2nd[0], shape)
+        parts.append(
+            one_image(
+                scale.resize_image(one.images[0], shape),
+                _resized_annotation(one.vessels[0], shape),
+                scale.resize_mask(one.fov[0], shape),
+                one.ids[0],
+                second,
+            )
+        )
+    if all(factor == 1.0 for factor in factors):
+        return split, factors
+    return stack(parts), factors
+
+
+def _resized_annotation(mask, shape) -> np.ndarray:
+    return scale.resize_image(mask.astype(np.float32), shape) >= 0.5
