@@ -403,3 +403,20 @@ def test_scale_factor():
     _specific(check(0.5, large, reference, verbose=False), "hint")
     with pytest.raises(ValueError, match="the FOV mask is empty"):
         check(0.25, np.zeros((4, 4), bool), reference, verbose=False)
+
+
+def test_camera_factor():
+    from retina_tutorial import scale
+
+    rows, cols = np.indices((300, 330))
+    fov = np.hypot(rows - 149.5, cols - 164.5) <= 150  # 301 pixels across
+    check = exercises.check_camera_factor
+    truth = scale.DRIVE.pixels_per_degree / (scale.fov_diameter(fov) / 30)
+    assert check(truth, fov, 30, verbose=False).passed
+    assert check(truth * 1.01, fov, 30, verbose=False).passed  # within 2 %
+    assert not check(None, fov, 30, verbose=False).answered
+    by_width = scale.DRIVE.fov_diameter / scale.fov_diameter(fov)
+    _specific(check(by_width, fov, 30, verbose=False), "field angles")
+    _specific(check(1 / truth, fov, 30, verbose=False), "other way")
+    _specific(check(0.3, fov, 30, verbose=False), "hint")
+    _specific(check("1.2", fov, 30, verbose=False), "one number")

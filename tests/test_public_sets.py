@@ -230,3 +230,25 @@ def test_init_of_another_architecture_is_refused(loaded, tmp_path):
     with pytest.raises(ValueError, match=r"does not have the architecture.*'finetune'"):
         train.train(TINY, loaded["chase_db1"], tmp_path / "run", init="pretrained", verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_stand_in_is_a_narrower_camera_in_stares_layout(synthetic_dataset, tmp_path):
+    from retina_tutorial import stand_in
+
+    folder = stand_in.write_stare(synthetic_dataset.test, tmp_path / "STARE")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "labels-ah.tar",
+        "labels-vk.tar",
+        "stare-images.tar",
+    ]
+    own = data.load_dataset(folder, verbose=False)
+    assert own.source == "stare" and own.test.images.shape[1:3] == stand_in.STARE_FRAME
+    photo = scale.Scale(scale.fov_diameter(own.test.fov[0]), own.field_degrees)
+    assert photo.fov_diameter == pytest.approx(stand_in.STARE_FOV_WIDTH, abs=6)
+    fov = own.test.fov[0]
+    assert fov[0].any() and fov[-1].any() and not fov[0, 0]  # the frame cuts the circle
+    # The central 35° of a 45° photograph, at STARE's width: DRIVE's scale again.
+    assert scale.resize_factor(photo, scale.DRIVE) == pytest.approx(12 / 18.5, rel=0.03)
+    assert own.test.ids[0] == "im0162" and own.test.vessels_2nd is not None
+    with pytest.raises(ValueError, match="needs 20 images"):
+        stand_in.write_stare(synthetic_dataset.validation, tmp_path / "other")

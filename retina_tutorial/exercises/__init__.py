@@ -50,6 +50,7 @@ from retina_tutorial.exercises.going_further import (
     check_tile_count,
     check_tta,
 )
+from retina_tutorial.exercises.own_data import check_camera_factor
 from retina_tutorial.exercises.training import (
     check_checkpoint_epochs,
     check_masked_bce,
@@ -67,6 +68,7 @@ __all__ = [
     "check_background_accuracy",
     "check_binary_targets",
     "check_bottleneck_shape",
+    "check_camera_factor",
     "check_chance_pr_auc",
     "check_checkpoint_epochs",
     "check_conv_parameters",
