@@ -218,20 +218,14 @@ def load_stare(location) -> Dataset:
     im0082 and im0139, to validate on), the last 10 to test. Some label
     pixels are neither 0 nor 255; they are thresholded at 128.
     """
-    with _files(location, "STARE") as files:
-
-        def read(image_id):
-            shown, content = files.find(f"{image_id}.ppm.gz", f"{image_id}.ppm")
-            image = read_rgb(content, shown)
-            vessels = _read_label(files, (f"{image_id}.ah.ppm.gz", f"{image_id}.ah.ppm"), image)
-            second = _read_label(files, (f"{image_id}.vk.ppm.gz", f"{image_id}.vk.ppm"), image)
-            return one_image(image, vessels, _estimated_fov(image, shown), image_id, second)
-
-        return _dataset(
-            "stare", location, read, STARE_IDS[:8], STARE_IDS[8:10], STARE_IDS[10:],
-            "split: im0001-im0139 train (im0082, im0139 validation), last 10 test",
-            fov_estimated=True,
-        )  # fmt: skip
+    return _two_annotators(
+        "stare",
+        location,
+        lambda i: ((f"{i}.ppm.gz", f"{i}.ppm"), (f"{i}.ah.ppm.gz", f"{i}.ah.ppm"),
+                   (f"{i}.vk.ppm.gz", f"{i}.vk.ppm")),
+        (STARE_IDS[:8], STARE_IDS[8:10], STARE_IDS[10:]),
+        "split: im0001-im0139 train (im0082, im0139 validation), last 10 test",
+    )  # fmt: skip
 
 
 def load_chase_db1(location) -> Dataset:
@@ -240,20 +234,28 @@ def load_chase_db1(location) -> Dataset:
     The common 20 / 8 split: 01L-10R to train on (10L and 10R to validate
     on), 11L-14R to test. bob.ip.binseg uses the reverse (8 / 20).
     """
-    with _files(location, "CHASE_DB1") as files:
+    return _two_annotators(
+        "chase_db1",
+        location,
+        lambda i: ((f"Image_{i}.jpg",), (f"Image_{i}_1stHO.png",), (f"Image_{i}_2ndHO.png",)),
+        (CHASE_IDS[:18], CHASE_IDS[18:20], CHASE_IDS[20:]),
+        "split 20 / 8: 01L-10R train (10L, 10R validation), 11L-14R test",
+    )
+
+
+def _two_annotators(kind, location, names, split_ids, split_note) -> Dataset:
+    """A data set of photographs with two annotations each and no FOV masks."""
+    with _files(location, KINDS[kind]) as files:
 
         def read(image_id):
-            shown, content = files.find(f"Image_{image_id}.jpg")
+            photo_names, first_names, second_names = names(image_id)
+            shown, content = files.find(*photo_names)
             image = read_rgb(content, shown)
-            vessels = _read_label(files, (f"Image_{image_id}_1stHO.png",), image)
-            second = _read_label(files, (f"Image_{image_id}_2ndHO.png",), image)
+            vessels = _read_label(files, first_names, image)
+            second = _read_label(files, second_names, image)
             return one_image(image, vessels, _estimated_fov(image, shown), image_id, second)
 
-        return _dataset(
-            "chase_db1", location, read, CHASE_IDS[:18], CHASE_IDS[18:20], CHASE_IDS[20:],
-            "split 20 / 8: 01L-10R train (10L, 10R validation), 11L-14R test",
-            fov_estimated=True,
-        )  # fmt: skip
+        return _dataset(kind, location, read, *split_ids, split_note, fov_estimated=True)
 
 
 def load_hrf(location) -> Dataset:

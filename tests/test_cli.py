@@ -26,6 +26,13 @@ def tiny_model_file(tmp_path_factory):
     return path
 
 
+def _predict(image, model_file, out, *options) -> int:
+    """Exit status of `retina-tutorial predict IMAGE --model MODEL --out OUT [options]`."""
+    return cli.main(
+        ["predict", str(image), "--model", str(model_file), "--out", str(out), *options]
+    )
+
+
 def _fundus_png(path, mode="RGB", size=(70, 90)):
     rng = np.random.default_rng(0)
     channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
@@ -106,15 +113,7 @@ def test_predict_refuses_a_bad_scale_naming_the_file(
     tiny_model_file, tmp_path, capsys, option, value, message
 ):
     image = _fundus_png(tmp_path / "eye.png")
-    arguments = [
-        "predict",
-        str(image),
-        "--model",
-        str(tiny_model_file),
-        "--out",
-        str(tmp_path / "o"),
-    ]
-    assert cli.main([*arguments, option, value]) == 2
+    assert _predict(image, tiny_model_file, tmp_path / "o", option, value) == 2
     error = capsys.readouterr().err
     assert str(image) in error and message in error
     assert not (tmp_path / "o").exists()
@@ -122,37 +121,19 @@ def test_predict_refuses_a_bad_scale_naming_the_file(
 
 def test_predict_handles_rgba(tiny_model_file, tmp_path):
     image = _fundus_png(tmp_path / "eye.png", "RGBA")
-    assert (
-        cli.main(
-            ["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]
-        )
-        == 0
-    )
+    assert _predict(image, tiny_model_file, tmp_path / "o") == 0
 
 
 def test_predict_refuses_greyscale_naming_the_file(tiny_model_file, tmp_path, capsys):
     image = _fundus_png(tmp_path / "grey.png", "L")
-    assert (
-        cli.main(
-            ["predict", str(image), "--model", str(tiny_model_file), "--out", str(tmp_path / "o")]
-        )
-        == 2
-    )
+    assert _predict(image, tiny_model_file, tmp_path / "o") == 2
     assert "grey.png" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("threshold", ["-0.1", "1.5"])
 def test_predict_threshold_outside_unit_interval(tiny_model_file, tmp_path, capsys, threshold):
     image = _fundus_png(tmp_path / "eye.png")
-    arguments = [
-        "predict",
-        str(image),
-        "--model",
-        str(tiny_model_file),
-        "--out",
-        str(tmp_path / "o"),
-    ]
-    assert cli.main([*arguments, "--threshold", threshold]) == 2
+    assert _predict(image, tiny_model_file, tmp_path / "o", "--threshold", threshold) == 2
     assert "--threshold must lie in [0, 1]" in capsys.readouterr().err
 
 
