@@ -98,6 +98,18 @@ def test_observer_agreement(split):
     _specific(exercises.check_observer_agreement(0.1, split, verbose=False), "binary_metrics")
 
 
+@pytest.mark.drive
+def test_observer_agreement_refuses_the_protocols_chapter_05_warns_about(drive_dataset):
+    # On DRIVE: pooled F1 0.78906, mean of per-image F1 0.78812, F1 over all
+    # pixels 0.78886. Rounded to 4 decimals the right one passes; the others,
+    # however close, get told what they computed.
+    test = drive_dataset.test
+    check = exercises.check_observer_agreement
+    assert check(0.7891, test, verbose=False).passed
+    _specific(check(0.7881, test, verbose=False), "mean of the 20 per-image")
+    _specific(check(0.7889, test, verbose=False), "every pixel")
+
+
 def test_observer_agreement_needs_a_second_manual(split):
     first_only = data.Split(split.images, split.vessels, split.fov, split.ids)
     with pytest.raises(ValueError, match="2nd manual"):

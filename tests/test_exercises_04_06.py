@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from retina_tutorial import data, exercises, inference, losses
+from retina_tutorial import data, evaluate, exercises, inference, losses
 from retina_tutorial import model as unet
 
 # Four pixels in a row: vessel, background, vessel, and one outside the FOV.
@@ -193,6 +193,17 @@ def test_auc_two_ways(ranking):
     assert "raises the AUC" in check((0.75, 11 / 12), probabilities, split, verbose=False).message
 
 
+def test_auc_two_ways_recognises_the_map_with_zero_outside_the_fov(ranking):
+    # The raw surround at 0.95 (all-pixel AUC 0.25); written as 0 it is another number.
+    probabilities, split = ranking
+    probabilities = np.where(split.fov, probabilities, 0.95).astype(np.float32)
+    zeroed = np.where(split.fov, probabilities, 0.0)
+    everywhere = evaluate.pixel_metrics(zeroed, split.vessels, np.ones_like(split.fov))["roc_auc"]
+    assert everywhere != pytest.approx(0.25)
+    result = exercises.check_auc_two_ways((0.75, everywhere), probabilities, split, verbose=False)
+    _specific(result, "0 outside the FOV", "raw map")
+
+
 def test_auc_two_ways_explains_a_surround_that_lowers_the_auc(ranking):
     # The surround predicted at 0.95, above every vessel: of the 12
     # vessel-background pairs only the 3 right ones inside the FOV stay right.
@@ -253,16 +264,21 @@ def test_validation_threshold_names_the_default():
     # Vessels at 0.4 and 0.3, background at 0.2: 0.5 finds nothing.
     split = _split([[[1, 1, 0]]], [[[1, 1, 1]]])
     probabilities = np.array([[[0.4, 0.3, 0.2]]], np.float32)
-    _specific(
-        exercises.check_validation_threshold(0.5, probabilities, split, verbose=False), "default"
-    )
+    result = exercises.check_validation_threshold(0.5, probabilities, split, verbose=False)
+    _specific(result, "default", "roc_pr_curves")
+    # The statement forbids evaluate.choose_threshold: no hint may suggest it.
+    assert "choose_threshold" not in result.message
+    other = exercises.check_validation_threshold(0.45, probabilities, split, verbose=False)
+    assert "choose_threshold" not in other.message
 
 
 MODEL_ROWS = [{"id": "01", "f1": 0.8}, {"id": "02", "f1": 0.7}, {"id": "03", "f1": 0.9}]
 OBSERVER_ROWS = [{"id": i, "f1": 0.75} for i in ("01", "02", "03")]
 
 
-@pytest.mark.parametrize("answer", [2, np.int64(2), {"01", "03"}, ["03", "01"]])
+@pytest.mark.parametrize(
+    "answer", [2, np.int64(2), {"01", "03"}, ["03", "01"], {1, 3}, ["1", "3"], (np.int64(3), 1)]
+)
 def test_images_beating_observer_right(answer):
     assert exercises.check_images_beating_observer(
         answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False
@@ -285,6 +301,11 @@ def test_images_beating_observer_mistakes(answer, words):
         exercises.check_images_beating_observer(answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False),
         *words,
     )
+
+
+def test_images_beating_observer_says_not_quite_once():
+    result = exercises.check_images_beating_observer({1}, MODEL_ROWS, OBSERVER_ROWS, verbose=False)
+    assert result.message.count("Not quite") == 1 and "'03'" in result.message
 
 
 def test_images_beating_observer_rejects_mismatched_rows():

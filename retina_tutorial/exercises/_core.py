@@ -85,6 +85,17 @@ def _close(value: float, target: float, tolerance: float = TOLERANCE) -> bool:
     return math.isclose(value, target, rel_tol=tolerance, abs_tol=1e-9)
 
 
+def _nearest(value: float, candidates: dict, tolerance: float):
+    """The name of the candidate value nearest to ``value``, if within ``tolerance`` (absolute).
+
+    Grading compares an answer with the right value and with the values the
+    likely mistakes give; an answer counts as the one it is nearest to, so a
+    tolerance never lets a wrong protocol pass for a close right one.
+    """
+    name, target = min(candidates.items(), key=lambda item: abs(item[1] - value))
+    return name if abs(target - value) <= tolerance else None
+
+
 def _check_split(split, name: str, *, second: bool = False) -> None:
     if not isinstance(split, data.Split):
         raise ValueError(

@@ -47,7 +47,23 @@ def check_auc_two_ways(answer, probabilities, split: data.Split, *, verbose: boo
     everywhere = evaluate.pixel_metrics(probabilities, split.vessels, np.ones_like(split.fov))[
         "roc_auc"
     ]
+    # The same map with 0 outside the FOV, as the package writes maps to disk:
+    # "all pixels" of that one is another number, which the statement rules out.
+    zeroed = evaluate.pixel_metrics(
+        np.where(split.fov, probabilities, 0.0), split.vessels, np.ones_like(split.fov)
+    )["roc_auc"]
     inside_ok, everywhere_ok = _close(values[0], inside, 1e-4), _close(values[1], everywhere, 1e-4)
+    if inside_ok and not everywhere_ok and _close(values[1], zeroed, 1e-4):
+        return _finish(
+            False,
+            (
+                f"Inside the FOV is right. Over all pixels, {values[1]:.4f} is the map with 0 "
+                "outside the FOV; the exercise asks for the raw map, the network's output as "
+                "predicted, surround included: pass the probabilities unchanged with an "
+                "all-True mask, `np.ones_like(split.fov)`."
+            ),
+            verbose,
+        )
     if inside_ok and everywhere_ok:
         if everywhere >= inside:
             why = (
@@ -155,14 +171,16 @@ def check_validation_threshold(
         )
     if value == 0.5:
         message = (
-            "0.5 is the default, not the best threshold for these images: try every "
-            "candidate (or use `evaluate.choose_threshold`) on the validation images."
+            "0.5 is the default, not the best threshold for these images: compute F1 at "
+            "every threshold `evaluate.roc_pr_curves` gives for the validation images and "
+            "keep the one where it is highest."
         )
     else:
         message = (
             f"Threshold {value:.3f} gives validation F1 {given_f1:.4f}, the best is "
-            f"{best_f1:.4f}. Hint: `evaluate.choose_threshold(probabilities, truth, fov)` "
-            "with the validation probabilities and masks."
+            f"{best_f1:.4f}. Hint: F1 = 2 P R / (P + R) from the `precision` and `recall` "
+            "of `evaluate.roc_pr_curves` on the validation images; take the threshold of "
+            "the largest."
         )
     return _finish(False, message, verbose)
 
@@ -207,7 +225,7 @@ def check_images_beating_observer(
         and hasattr(answer, "__iter__")
         and not isinstance(answer, np.ndarray)
     ):
-        chosen = {str(name) for name in answer}
+        chosen = {_as_image_id(name, model) for name in answer}
         if chosen == winners:
             return _finish(
                 True,
@@ -221,7 +239,7 @@ def check_images_beating_observer(
         return _finish(
             False,
             (
-                f"Not quite the right images: {wrong or 'none'} should not be there, "
+                f"Those are not the right images: {wrong or 'none'} should not be there, "
                 f"{missing or 'none'} are missing. Compare the two {metric} values of each image."
             ),
             verbose,
@@ -252,6 +270,18 @@ def check_images_beating_observer(
             "the 2nd observer's, and count the images where the model's is higher."
         )
     return _finish(False, message, verbose)
+
+
+def _as_image_id(name, known) -> str:
+    """An image id as the rows write it: 1, "1" and "01" all mean "01" when that is the id."""
+    text = str(name).strip()
+    if text in known:
+        return text
+    if text.isdigit():
+        matches = [i for i in known if i.isdigit() and int(i) == int(text)]
+        if len(matches) == 1:
+            return matches[0]
+    return text
 
 
 def check_chance_pr_auc(answer, split: data.Split, *, verbose: bool = True) -> Result:
