@@ -25,14 +25,17 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[book,test]"
+	$(BIN)/python -m pip install -e ".[book,test,course]"
 	touch $@
 
 $(KERNEL_CONFIG): | $(INSTALLED)
 	mkdir -p $(dir $@)
 	echo "c.IPKernelApp.capture_fd_output = False" > $@
 
+STUDENT_ZIP := book/_static/generated/retina-unet-book-student.zip
+
 book: $(INSTALLED) $(KERNEL_CONFIG)
+	$(BIN)/retina-tutorial course --out _build/course --student-zip $(STUDENT_ZIP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 

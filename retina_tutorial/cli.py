@@ -90,6 +90,21 @@ def _build_parser() -> argparse.ArgumentParser:
         help="predict at the size given, without resizing to the model's scale",
     )
     predict.set_defaults(handler=_predict)
+    course = commands.add_parser(
+        "course", help="write an nbgrader course kit (source notebooks, config) from the book"
+    )
+    course.add_argument("--out", required=True, help="course folder to write")
+    course.add_argument(
+        "--chapters",
+        nargs="+",
+        help="chapters to include, e.g. 01 05 (default: all with exercises)",
+    )
+    course.add_argument("--book", help="the book's folder (default: book/ of this checkout)")
+    course.add_argument(
+        "--student-zip",
+        help="also write every chapter's student version (no solutions) to this zip",
+    )
+    course.set_defaults(handler=_course)
     return parser
 
 
@@ -190,6 +205,25 @@ def _predict(arguments) -> int:
             verbose=True,
         )
         print(f"{image_path} -> {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _course(arguments) -> int:
+    from pathlib import Path
+
+    from retina_tutorial import course
+
+    book = Path(arguments.book) if arguments.book else course.BOOK
+    if not book.is_dir():
+        raise ValueError(
+            f"{book}: no book folder here. Clone the book's repository and run this in it, "
+            "or pass --book PATH/TO/book."
+        )
+    out = course.write_course(arguments.out, arguments.chapters, book=book)
+    names = sorted(p.name for p in (out / "source").iterdir())
+    print(f"{out}: nbgrader course with {len(names)} assignments: {', '.join(names)}")
+    if arguments.student_zip:
+        print(f"{course.write_student_zip(arguments.student_zip, book=book)}: student notebooks")
     return 0
 
 
