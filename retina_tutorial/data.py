@@ -13,6 +13,8 @@ both are importable from here too.
 
 from __future__ import annotations
 
+import textwrap
+
 from retina_tutorial import config, public_sets
 from retina_tutorial import synthetic as synthetic_data
 from retina_tutorial.drive import (
@@ -92,5 +94,11 @@ def load_dataset(
         kind = kind or public_sets.detect(location)
         dataset = load_drive(location) if kind == "drive" else public_sets.load(location, kind)
     if verbose:
-        print(f"Data: {dataset.description}")
+        # Wrapped so it reads on a book page and in a terminal.
+        line = f"Data: {dataset.description}"
+        print(
+            textwrap.fill(
+                line, 76, subsequent_indent="    ", break_on_hyphens=False, break_long_words=False
+            )
+        )
     return dataset

@@ -408,7 +408,7 @@ class PhotographPrediction(typing.NamedTuple):
             return "predicted at the size given (native_size): not resized"
         done = "not resized (within 5 %)" if self.factor == 1.0 else f"resized by {self.factor:.3f}"
         return (
-            f"{self.photo_scale}; {done} for the model's "
+            f"{self.photo_scale};\n{done} for the model's "
             f"{self.model_scale.pixels_per_degree:.1f} px/degree"
         )
 

@@ -166,6 +166,12 @@ class Dataset:
         return self.source == "synthetic"
 
     @property
+    def name(self) -> str:
+        """The data set's name as reports write it: DRIVE, STARE, CHASE_DB1, HRF, ..."""
+        names = {"drive": "DRIVE", "stare": "STARE", "chase_db1": "CHASE_DB1", "hrf": "HRF"}
+        return names.get(self.source, {"csv": "own data"}.get(self.source, self.source))
+
+    @property
     def at_drive_scale(self) -> bool:
         """DRIVE and its synthetic stand-in are at DRIVE's scale by definition: never resized."""
         return self.source in ("drive", "synthetic")

@@ -89,7 +89,7 @@ def test_predict_names_the_scale_and_the_factor(tiny_model_file, tmp_path, capsy
         cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(out)]) == 0
     )
     printed = capsys.readouterr().out
-    assert "eye.png: FOV 180 px wide at 45°, 4.0 px/degree; resized by 0.500" in printed
+    assert "eye.png: FOV 180 px wide at 45°, 4.0 px/degree;\nresized by 0.500" in printed
     with Image.open(out / "eye_probability.png") as probability:
         assert probability.size == (180, 140)
         assert float(probability.text["resize_factor"]) == 0.5
@@ -98,7 +98,7 @@ def test_predict_names_the_scale_and_the_factor(tiny_model_file, tmp_path, capsy
     assert "not resized" in capsys.readouterr().out
     # A 30° camera: the same width holds 1.5 times as many pixels per degree.
     assert cli.main([*arguments, "--field-of-view", "30"]) == 0
-    assert "at 30°, 6.0 px/degree; resized by 0.333" in capsys.readouterr().out
+    assert "at 30°, 6.0 px/degree;\nresized by 0.333" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
