@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from retina_tutorial import data, exercises
+from retina_tutorial import data, evaluate, exercises
 from retina_tutorial.exercises import architecture
 
 
@@ -232,3 +232,63 @@ def test_binary_targets():
     _specific(check(targets, targets.copy(), verbose=False), "exactly as they were")
     assert check(targets, targets[:, ::-1], verbose=False).passed
     assert not check(None, verbose=False).answered
+
+
+# --- grading strictness: the nearest mistake never passes, rounding does ----------
+
+
+def _drive_like(fraction_outside=0.3, seed=0):
+    """Two 40 x 50 images; vessels inside and (a few) outside the FOV."""
+    rng = np.random.default_rng(seed)
+    fov = np.zeros((2, 40, 50), bool)
+    fov[:, 4:36, 6:44] = True
+    vessels = rng.random(fov.shape) < 0.12
+    vessels &= fov | (rng.random(fov.shape) < fraction_outside)
+    second = vessels ^ (rng.random(fov.shape) < 0.03)
+    images = np.zeros((*fov.shape, 3), np.float32)
+    return data.Split(images, vessels, fov, ("01", "02"), second)
+
+
+def test_fov_fraction_takes_four_decimals_and_nothing_looser():
+    split = _drive_like()
+    truth = float(split.fov.mean())
+    check = exercises.check_fov_fraction
+    assert check(round(truth, 4), split, verbose=False).passed
+    _specific(check(truth + 5e-4, split, verbose=False), "4 decimals")  # another split's value
+
+
+def test_vessel_fraction_names_vessels_counted_outside_the_fov():
+    split = _drive_like()
+    check = exercises.check_vessel_fraction
+    assert check(round(float(split.vessels[split.fov].mean()), 4), split, verbose=False).passed
+    unmasked = split.vessels.sum() / split.fov.sum()
+    _specific(check(unmasked, split, verbose=False), "outside the FOV too")
+
+
+def test_observer_agreement_is_not_refused_for_a_mistake_it_cannot_tell_apart():
+    # FOV everywhere: "over all pixels" gives the right value exactly.
+    split = _drive_like(fraction_outside=0.0)
+    split = data.Split(
+        split.images, split.vessels, np.ones_like(split.fov), split.ids, split.vessels_2nd
+    )
+    scores = exercises.check_observer_agreement(None, split, verbose=False)
+    assert not scores.answered
+
+    truth = evaluate.second_observer(split)["f1"]
+    assert exercises.check_observer_agreement(round(truth, 4), split, verbose=False).passed
+
+
+def test_patch_reach_says_how_precise_to_be():
+    # The right answer is 1.2 * 32 * sqrt(2) = 54.31; 54 is rounded too far.
+    _specific(exercises.check_patch_reach(54, 64, 0.2, verbose=False), "tenth of a pixel")
+
+
+def test_binary_targets_refuses_swapped_channels_and_other_shapes():
+    check = exercises.check_binary_targets
+    targets = np.zeros((1, 6, 6, 2), np.float32)
+    targets[..., 1] = 1
+    targets[0, 2, 1:4, 0] = 1
+    assert check(targets, targets[:, ::-1], verbose=False).passed
+    _specific(check(targets[..., ::-1], verbose=False), "swapped")
+    _specific(check(np.ones_like(targets), verbose=False), "swapped")
+    _specific(check(targets[:, :4], targets, verbose=False), "differs from the targets")

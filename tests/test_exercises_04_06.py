@@ -418,7 +418,8 @@ def test_scale_factor():
     reference[1:11, 1:11] = True  # 10 across
     check = exercises.check_scale_factor
     assert check(0.25, large, reference, verbose=False).passed
-    assert check(0.252, large, reference, verbose=False).passed  # within 2 %
+    assert check(0.2504, large, reference, verbose=False).passed  # within 0.2 %
+    assert not check(0.252, large, reference, verbose=False).passed  # 0.8 % off: another width
     _specific(check(4, large, reference, verbose=False), "enlarges")
     _specific(check(0.0625, large, reference, verbose=False), "areas")
     _specific(check(0.5, large, reference, verbose=False), "hint")
@@ -434,10 +435,29 @@ def test_camera_factor():
     check = exercises.check_camera_factor
     truth = scale.DRIVE.pixels_per_degree / (scale.fov_diameter(fov) / 30)
     assert check(truth, fov, 30, verbose=False).passed
-    assert check(truth * 1.01, fov, 30, verbose=False).passed  # within 2 %
+    assert check(truth * 1.002, fov, 30, verbose=False).passed  # within 0.3 %
+    assert not check(truth * 1.01, fov, 30, verbose=False).passed  # another image's width
     assert not check(None, fov, 30, verbose=False).answered
     by_width = scale.DRIVE.fov_diameter / scale.fov_diameter(fov)
     _specific(check(by_width, fov, 30, verbose=False), "field angles")
     _specific(check(1 / truth, fov, 30, verbose=False), "other way")
     _specific(check(0.3, fov, 30, verbose=False), "hint")
     _specific(check("1.2", fov, 30, verbose=False), "one number")
+
+
+def test_chance_pr_auc_names_the_near_mistakes():
+    vessels = np.zeros((1, 4, 6), bool)
+    vessels[0, :, 1] = True
+    vessels[0, 0, 5] = True  # one vessel pixel outside the FOV
+    fov = np.zeros((1, 4, 6), bool)
+    fov[0, :, :5] = True
+    split = data.Split(np.zeros((1, 4, 6, 3), np.float32), vessels, fov, ("01",))
+    share = 4 / 20
+    check = exercises.check_chance_pr_auc
+    assert check(round(share, 4), split, verbose=False).passed
+    _specific(check(5 / 20, split, verbose=False), "outside the FOV too")
+    _specific(check((1 + share) / 2, split, verbose=False), "straight line")
+
+
+def test_soft_dice_accepts_three_decimals():
+    assert exercises.check_soft_dice(round(DICE_LOSS, 3), Y_TRUE, Y_PRED, verbose=False).passed

@@ -120,6 +120,8 @@ def check_patch_reach(answer, patch_size: int, zoom: float, *, verbose: bool = T
         )
     elif abs(value - 2 * truth) <= 0.1:
         message = "That is twice the answer: measure from the centre, half the patch side."
+    elif abs(value - truth) < 0.5:
+        message = f"Close: give it to a tenth of a pixel ({value:g} is rounded too far)."
     else:
         message = (
             f"{value:g} is off. Hint: a corner lies (half side) x sqrt(2) from the centre "
@@ -240,6 +242,26 @@ def check_binary_targets(targets, original=None, *, verbose: bool = True) -> Res
                 ),
                 verbose,
             )
+    if original is not None and np.shape(original) != values.shape:
+        return _finish(
+            False,
+            (
+                f"Shape {values.shape} differs from the targets you gave the augmenter, "
+                f"{np.shape(original)}: it transforms images, it does not transpose or crop "
+                "the batch."
+            ),
+            verbose,
+        )
+    vessels, fov = values[..., 0] > 0.5, values[..., 1] > 0.5
+    if vessels.any() and (np.mean(fov[vessels]) < 0.99 or fov.mean() <= vessels.mean()):
+        return _finish(
+            False,
+            (
+                "The channels look swapped or the FOV replaced: channel 0 holds the vessels "
+                "and channel 1 the FOV, and the vessels lie inside the FOV."
+            ),
+            verbose,
+        )
     fov = values[..., 1]
     if fov.size and not fov.any():
         return _finish(

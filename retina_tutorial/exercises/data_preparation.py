@@ -6,6 +6,8 @@ import numpy as np
 
 from retina_tutorial import data, evaluate
 from retina_tutorial.exercises._core import (
+    FOUR_DECIMALS,
+    NEAR_MISS,
     Result,
     _as_number,
     _check_split,
@@ -44,7 +46,9 @@ def check_fov_fraction(answer, split: data.Split, *, verbose: bool = True) -> Re
     if value is None:
         return _not_a_number(answer, "one number between 0 and 1", verbose)
     truth = float(np.mean(split.fov))
-    if _close(value, truth):
+    # Other splits differ from this one in the fourth decimal (DRIVE's test
+    # split by 5e-4): only 4-decimal rounding passes.
+    if abs(value - truth) <= FOUR_DECIMALS:
         return _finish(
             True,
             (
@@ -59,8 +63,10 @@ def check_fov_fraction(answer, split: data.Split, *, verbose: bool = True) -> Re
         message = "That looks like a percentage: give a fraction between 0 and 1 (divide by 100)."
     elif _close(value, float(np.sum(split.fov))):
         message = "That is the number of FOV pixels; divide it by the total number of pixels."
-    elif _close(value, float(np.mean(split.fov[0]))):
+    elif _close(value, float(np.mean(split.fov[0])), 1e-5):
         message = "That is the fraction of the first image only: average over the whole split."
+    elif abs(value - truth) < 2e-3:
+        message = NEAR_MISS
     else:
         message = (
             f"{value:.4f} is off. Hint: the mean of a boolean array is the fraction of True "
@@ -96,7 +102,17 @@ def check_vessel_fraction(answer, split: data.Split, *, verbose: bool = True) ->
     if value is None:
         return _not_a_number(answer, "one number between 0 and 1", verbose)
     truth = float(np.mean(split.vessels[split.fov]))
-    if _close(value, truth):
+    nearest = _nearest(
+        value,
+        {
+            "right": truth,
+            # Vessel pixels outside the FOV counted over FOV pixels: 5e-5 off on DRIVE.
+            "unmasked": float(np.sum(split.vessels) / np.sum(split.fov)),
+            "all pixels": float(np.mean(split.vessels)),
+        },
+        FOUR_DECIMALS,
+    )
+    if nearest == "right":
         return _finish(
             True,
             (
@@ -106,7 +122,12 @@ def check_vessel_fraction(answer, split: data.Split, *, verbose: bool = True) ->
             ),
             verbose,
         )
-    if _close(value, float(np.mean(split.vessels))):
+    if nearest == "unmasked":
+        message = (
+            "You counted every vessel pixel, those outside the FOV too, over the FOV "
+            "pixels. Index the vessel mask with `split.fov` first: `split.vessels[split.fov]`."
+        )
+    elif nearest == "all pixels" or _close(value, float(np.mean(split.vessels))):
         message = (
             "You divided by *all* pixels, the black surround included. Count only the "
             "pixels inside the FOV: index the vessel mask with `split.fov`."
@@ -119,6 +140,8 @@ def check_vessel_fraction(answer, split: data.Split, *, verbose: bool = True) ->
         message = "That looks like a percentage: give a fraction between 0 and 1 (divide by 100)."
     elif _close(value, float(np.sum(split.vessels & split.fov))):
         message = "That is the number of vessel pixels; divide it by the number of FOV pixels."
+    elif abs(value - truth) < 2e-3:
+        message = NEAR_MISS
     else:
         message = (
             f"{value:.4f} is off. Hint: `split.vessels[split.fov]` keeps only the pixels "

@@ -234,7 +234,7 @@ def check_scale_factor(answer, fov_large, fov_reference, *, verbose: bool = True
     """Check the factor that brings a large fundus image to the scale of a reference.
 
     Explained in ``book/06_going_further.ipynb`` (exercise 4): the ratio of
-    the FOV diameters, reference over large. Within 2 % passes.
+    the FOV diameters, reference over large. Within 0.2 % passes.
 
     Parameters
     ----------
@@ -256,7 +256,9 @@ def check_scale_factor(answer, fov_large, fov_reference, *, verbose: bool = True
     if value is None:
         return _not_a_number(answer, "one number", verbose)
     truth = reference / large
-    if _close(value, truth, 0.02):
+    # Within 0.2 %: the model's own FOV width (539 px, what predict_photograph
+    # uses) is 0.75 % away from DRIVE image 01's, and is not what is asked.
+    if _close(value, truth, 0.002):
         return _finish(
             True,
             (
@@ -265,7 +267,12 @@ def check_scale_factor(answer, fov_large, fov_reference, *, verbose: bool = True
             ),
             verbose,
         )
-    if value > 0 and _close(1 / value, truth, 0.02):
+    if _close(value, scale.DRIVE.fov_diameter / large, 0.002):
+        message = (
+            "That is the factor for the model's FOV width, 539 pixels, which "
+            "predict_photograph uses; the exercise asks for the reference image's own."
+        )
+    elif value > 0 and _close(1 / value, truth, 0.02):
         message = "That factor enlarges the image; you want the reference over the large diameter."
     elif _close(value, truth**2, 0.04):
         message = "That is the ratio of the areas; sizes scale with the diameter, not the area."

@@ -21,7 +21,7 @@ def check_camera_factor(
     Explained in ``book/07_your_own_data.ipynb`` (exercise 1): the model's
     pixels per degree over the photograph's, where the photograph's are its
     FOV diameter (:func:`retina_tutorial.scale.fov_diameter`) over the
-    camera's field angle. Within 2 % passes.
+    camera's field angle. Within 0.3 % passes.
 
     Parameters
     ----------
@@ -43,7 +43,8 @@ def check_camera_factor(
     value = _as_number(answer)
     if value is None:
         return _not_a_number(answer, "one number", verbose)
-    if _close(value, truth, 0.02):
+    area_diameter = 2 * (float(fov.sum()) / 3.141592653589793) ** 0.5
+    if _close(value, truth, 0.003):
         return _finish(True, (
             f"{photo.fov_diameter:.0f} pixels over {field_degrees:g}° is "
             f"{photo.pixels_per_degree:.1f} pixels per degree against the model's "
@@ -51,7 +52,13 @@ def check_camera_factor(
             "as wide in pixels as those it learned from."
         ), verbose)  # fmt: skip
     by_width = model_scale.fov_diameter / photo.fov_diameter
-    if _close(value, by_width, 0.02):
+    by_area = model_scale.pixels_per_degree / (area_diameter / field_degrees)
+    if _close(value, by_area, 0.003) and not _close(by_area, truth, 0.003):
+        message = (
+            "That diameter comes from the FOV's area; the frame cuts the circle, so the "
+            "area underestimates it. Use its width, scale.fov_diameter."
+        )
+    elif _close(value, by_width, 0.02):
         message = (
             "That matches the FOV widths, not the field angles: this camera sees "
             f"{field_degrees:g}° across its FOV, the model's {model_scale.field_degrees:g}°, "
