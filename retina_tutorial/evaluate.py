@@ -65,7 +65,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 import retina_tutorial
-from retina_tutorial import data, inference
+from retina_tutorial import data, inference, splits
 
 #: Every metric of :func:`pixel_metrics`, in report order.
 METRIC_NAMES = (
@@ -171,8 +171,9 @@ class EvaluationReport:
         ]
         if self.second_observer is not None:
             columns.append(("2nd observer", self.second_observer))
+        data_name = splits.display_name(self.data_source)
         lines = [
-            f"{self.model_name} on {len(self.test)} {self.data_source} test images "
+            f"{self.model_name} on {len(self.test)} {data_name} test images "
             f"(FOV pixels, native resolution{', TTA' if self.tta else ''}):",
             f"{'metric':<12}" + "".join(f"{name:>14}" for name, _ in columns),
         ]

@@ -126,6 +126,15 @@ def one_image(image, vessels, fov, image_id, vessels_2nd=None) -> Split:
     )
 
 
+#: How reports name each data set.
+DISPLAY_NAMES = {"drive": "DRIVE", "stare": "STARE", "chase_db1": "CHASE_DB1", "hrf": "HRF"}
+
+
+def display_name(source: str) -> str:
+    """``'chase_db1'`` -> ``'CHASE_DB1'``; ``'csv'`` -> ``'own data'``."""
+    return DISPLAY_NAMES.get(source, {"csv": "own data"}.get(source, source))
+
+
 @dataclasses.dataclass(frozen=True)
 class Dataset:
     """The three splits and a plain statement of where they came from.
@@ -168,8 +177,7 @@ class Dataset:
     @property
     def name(self) -> str:
         """The data set's name as reports write it: DRIVE, STARE, CHASE_DB1, HRF, ..."""
-        names = {"drive": "DRIVE", "stare": "STARE", "chase_db1": "CHASE_DB1", "hrf": "HRF"}
-        return names.get(self.source, {"csv": "own data"}.get(self.source, self.source))
+        return display_name(self.source)
 
     @property
     def at_drive_scale(self) -> bool:
