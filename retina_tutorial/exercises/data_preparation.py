@@ -16,6 +16,7 @@ from retina_tutorial.exercises._core import (
     _nearest,
     _not_a_number,
     _unanswered,
+    _vessel_shares,
 )
 
 
@@ -101,17 +102,9 @@ def check_vessel_fraction(answer, split: data.Split, *, verbose: bool = True) ->
     value = _as_number(answer)
     if value is None:
         return _not_a_number(answer, "one number between 0 and 1", verbose)
-    truth = float(np.mean(split.vessels[split.fov]))
-    nearest = _nearest(
-        value,
-        {
-            "right": truth,
-            # Vessel pixels outside the FOV counted over FOV pixels: 5e-5 off on DRIVE.
-            "unmasked": float(np.sum(split.vessels) / np.sum(split.fov)),
-            "all pixels": float(np.mean(split.vessels)),
-        },
-        FOUR_DECIMALS,
-    )
+    shares = _vessel_shares(split)
+    truth = shares["right"]
+    nearest = _nearest(value, shares, FOUR_DECIMALS)
     if nearest == "right":
         return _finish(
             True,

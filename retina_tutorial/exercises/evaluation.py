@@ -17,6 +17,7 @@ from retina_tutorial.exercises._core import (
     _not_a_number,
     _pair_of_numbers,
     _unanswered,
+    _vessel_shares,
 )
 
 
@@ -331,12 +332,12 @@ def check_chance_pr_auc(answer, split: data.Split, *, verbose: bool = True) -> R
     value = _as_number(answer)
     if value is None:
         return _not_a_number(answer, "one number between 0 and 1", verbose)
-    truth = float(np.mean(split.vessels[split.fov]))
+    shares = _vessel_shares(split)
+    truth = shares["right"]
     nearest = _nearest(
         value,
         {
-            "right": truth,
-            "unmasked": float(np.sum(split.vessels) / np.sum(split.fov)),
+            **shares,
             "trapezoid": (1 + truth) / 2,  # sklearn.metrics.auc(recall, precision)
             "percent": 100 * truth,
         },
