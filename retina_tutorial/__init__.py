@@ -4,7 +4,7 @@ Modules follow the pipeline, each importing only from earlier stages:
 ``config`` / ``environment`` -> ``scale`` -> ``field_of_view`` -> ``splits``
 -> ``drive`` / ``synthetic`` / ``public_sets`` -> ``data`` -> ``cache`` ->
 ``augment`` -> ``pipeline`` -> ``model`` -> ``model_files`` -> ``losses`` ->
-``train`` -> ``inference`` -> ``evaluate`` -> ``plotting`` -> ``widgets`` /
+``train`` -> ``inference`` -> ``evaluate`` -> ``plotting`` -> ``report`` -> ``widgets`` /
 ``exercises`` -> ``cli``.
 
 Importing the package registers its losses, metrics and layers with Keras, so

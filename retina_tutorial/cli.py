@@ -169,11 +169,12 @@ def _load(model_argument):
 
 def _evaluate(arguments) -> int:
     from retina_tutorial import evaluate
+    from retina_tutorial.report import write_report
 
     model, model_path = _load(arguments.model)
     dataset = _dataset(arguments)
     report = evaluate.evaluate_model(model, dataset, tta=arguments.tta)
-    evaluate.write_report(report, arguments.out, model_path=model_path)
+    write_report(report, arguments.out, model_path=model_path)
     chosen = report.test_at_threshold
     print(
         f"Test, pooled inside the FOV at threshold {report.threshold:.3f} (chosen on "

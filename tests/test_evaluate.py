@@ -20,6 +20,7 @@ from sklearn.metrics import (
 )
 
 from retina_tutorial import data, evaluate
+from retina_tutorial.report import write_report
 
 
 def _split(images, vessels, fov, second=None):
@@ -281,7 +282,7 @@ def test_evaluate_model_and_write_report(tmp_path, monkeypatch):
 
     model_file = tmp_path / "model.keras"
     model_file.write_bytes(b"stand-in")
-    written = evaluate.write_report(report, tmp_path / "report", model_path=model_file)
+    written = write_report(report, tmp_path / "report", model_path=model_file)
     document = json.loads(written.read_text())
     assert document["threshold"] == report.threshold
     assert document["test"]["threshold_0.5"]["f1"] == report.test_at_half["f1"]
@@ -314,7 +315,7 @@ def test_json_has_no_nan(tmp_path, monkeypatch):
     dataset = _fake_dataset(np.random.default_rng(1))
     report = evaluate.evaluate_model(_Constant(), dataset)
     report.test_at_half["precision"] = math.nan  # as when nothing is predicted
-    written = evaluate.write_report(report, tmp_path)
+    written = write_report(report, tmp_path)
     assert json.loads(written.read_text())["test"]["threshold_0.5"]["precision"] is None
 
 

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from retina_tutorial import cache, cli, config, data, evaluate, inference, public_sets, scale, train
+from retina_tutorial.report import write_report
 
 pytestmark = pytest.mark.filterwarnings(
     # Keras 3 saving calls np.array() on TF variables; NumPy 2 warns. Not ours.
@@ -171,7 +172,7 @@ def test_prepare_train_evaluate_predict(fake_sets, loaded, kind, tmp_path):
     assert kind in report.protocol and (report.second_observer is not None) == (
         dataset.test.vessels_2nd is not None
     )
-    evaluate.write_report(report, tmp_path / "eval")
+    write_report(report, tmp_path / "eval")
     first = dataset.test.ids[0]
     with Image.open(tmp_path / "eval" / "probabilities" / f"{first}_test.png") as png:
         assert png.size[::-1] == dataset.test.shape_of(0)  # native size
