@@ -516,12 +516,7 @@ def predict_split(
         smaller images), and the factor each image was resized by.
     """
     model_scale = scale.of_model(model)
-    factors = [
-        scale.resize_factor(
-            scale.Scale(scale.fov_diameter(split.fov[i]), field_degrees), model_scale
-        )
-        for i in range(len(split))
-    ]
+    factors = [scale.factor_for(fov, field_degrees, model_scale) for fov in split.fov]
     if split.shapes is None and all(factor == 1.0 for factor in factors):
         return predict(model, split.images, tta=tta, batch_size=batch_size), factors
     canvas = np.zeros(split.fov.shape, np.float32)

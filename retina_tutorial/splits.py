@@ -275,8 +275,7 @@ def at_scale(split: Split, field_degrees: float, target) -> tuple[Split, list[fl
     parts, factors = [], []
     for index in range(len(split)):
         one = split.image(index)
-        photo = scale.Scale(scale.fov_diameter(one.fov[0]), field_degrees)
-        factor = scale.resize_factor(photo, target)
+        factor = scale.factor_for(one.fov[0], field_degrees, target)
         factors.append(factor)
         if factor == 1.0:
             parts.append(one)
