@@ -36,6 +36,7 @@ import numpy as np
 
 import retina_tutorial
 from retina_tutorial import config, data, public_sets
+from retina_tutorial.splits import shown_location
 
 FORMAT_VERSION = 2  # 2: images of different sizes, field angle, FOV source
 SPLITS = ("train", "validation", "test")
@@ -166,7 +167,7 @@ def read_cache(path, *, expected_fingerprint: str | None = None) -> data.Dataset
     return data.Dataset(
         **splits,
         source=str(attrs["source"]),
-        description=f"{attrs['description']} (cached in {path})",
+        description=f"{attrs['description']} (cached in {shown_location(path)})",
         field_degrees=float(attrs["field_degrees"]),
         fov_estimated=bool(attrs["fov_estimated"]),
     )
@@ -235,7 +236,7 @@ def prepare(
             status = "rebuilt"
         else:
             if verbose:
-                print(f"Data: {dataset.description}\n{out} is up to date.")
+                print(data.data_line(dataset, ", up to date."))
             return dataset, "up to date"
     dataset = data.load_dataset(
         location, kind=kind, synthetic=location is None, seed=seed, verbose=verbose

@@ -38,6 +38,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "Split",
+    "data_line",
     "find_root",
     "layout_files",
     "load_dataset",
@@ -94,11 +95,13 @@ def load_dataset(
         kind = kind or public_sets.detect(location)
         dataset = load_drive(location) if kind == "drive" else public_sets.load(location, kind)
     if verbose:
-        # Wrapped so it reads on a book page and in a terminal.
-        line = f"Data: {dataset.description}"
-        print(
-            textwrap.fill(
-                line, 76, subsequent_indent="    ", break_on_hyphens=False, break_long_words=False
-            )
-        )
+        print(data_line(dataset))
     return dataset
+
+
+def data_line(dataset: Dataset, note: str = "") -> str:
+    """``Data: <description><note>``, wrapped so it reads on a book page and in a terminal."""
+    line = f"Data: {dataset.description}{note}"
+    return textwrap.fill(
+        line, 76, subsequent_indent="    ", break_on_hyphens=False, break_long_words=False
+    )

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from retina_tutorial import config
-from retina_tutorial.splits import DataError, Dataset, Split, read_binary, read_rgb
+from retina_tutorial.splits import DataError, Dataset, Split, read_binary, read_rgb, shown_location
 
 #: DRIVE training images kept aside for validation (the last three ids).
 VALIDATION_IDS = ("38", "39", "40")
@@ -97,7 +97,7 @@ def _load_drive_from(reader, origin: Path) -> Dataset:
         validation=training.select(VALIDATION_IDS),
         test=_read_split(reader, "test", TEST_IDS),
         source="drive",
-        description=f"DRIVE from {origin}",
+        description=f"DRIVE from {shown_location(origin)}",
     )
 
 

@@ -48,7 +48,15 @@ from pathlib import Path
 import numpy as np
 
 from retina_tutorial import field_of_view
-from retina_tutorial.splits import DataError, Dataset, one_image, read_binary, read_rgb, stack
+from retina_tutorial.splits import (
+    DataError,
+    Dataset,
+    one_image,
+    read_binary,
+    read_rgb,
+    shown_location,
+    stack,
+)
 
 #: Which loader reads which data set, and how it is named in reports.
 KINDS = {"stare": "STARE", "chase_db1": "CHASE_DB1", "hrf": "HRF", "csv": "own data (CSV)"}
@@ -351,7 +359,8 @@ def load_csv(location) -> Dataset:
         validation=stack(parts["validation"]),
         test=stack(parts["test"]),
         source="csv",
-        description=f"own data (CSV) from {location}; {note}; {fov_note}; {field:g}° field",
+        description=f"own data (CSV) from {shown_location(location)}; {note}; {fov_note}; "
+        f"{field:g}° field",
         field_degrees=field,
         fov_estimated=any_estimated,
     )
@@ -373,7 +382,8 @@ def _dataset(kind, location, read, train, validation, test, split_note, *, fov_e
         validation=stack(read(i) for i in validation),
         test=stack(read(i) for i in test),
         source=kind,
-        description=f"{KINDS[kind]} from {location}; {split_note}; {fov_note}; {field:g}° field",
+        description=f"{KINDS[kind]} from {shown_location(location)}; {split_note}; "
+        f"{fov_note}; {field:g}° field",
         field_degrees=field,
         fov_estimated=fov_estimated,
     )

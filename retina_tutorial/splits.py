@@ -16,6 +16,7 @@ size.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -133,6 +134,21 @@ DISPLAY_NAMES = {"drive": "DRIVE", "stare": "STARE", "chase_db1": "CHASE_DB1", "
 def display_name(source: str) -> str:
     """``'chase_db1'`` -> ``'CHASE_DB1'``; ``'csv'`` -> ``'own data'``."""
     return DISPLAY_NAMES.get(source, {"csv": "own data"}.get(source, source))
+
+
+def shown_location(location) -> str:
+    """Where data came from, as a report may say it: the folder or file's name only.
+
+    Descriptions end up on book pages and in shipped reports, which must not
+    carry the paths of the machine that made them; the name tells a reader
+    which copy was used.
+
+    >>> shown_location("/home/ana/data/DRIVE"), shown_location("/tmp/DRIVE.zip")
+    ("the folder 'DRIVE'", "'DRIVE.zip'")
+    """
+    location = Path(location)
+    name = location.name or str(location)
+    return f"'{name}'" if location.is_file() or location.suffix else f"the folder '{name}'"
 
 
 @dataclasses.dataclass(frozen=True)

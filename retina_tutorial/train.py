@@ -805,14 +805,15 @@ def _summary_line(summary: dict, out_dir: Path) -> str:
         line += f", epoch{f's {resumed + 1}-' if last > resumed + 1 else ' '}{last} after resuming,"
     line += f" in {summary['wall_time_seconds']:.0f}\N{NO-BREAK SPACE}s"  # never split
     if summary["best_epoch"] is None:
-        line += f"; no epoch finished with a finite loss, so no best.keras in {out_dir}."
+        line += f"; no epoch finished with a finite loss, so no best.keras in {out_dir.name}/."
         return _wrap(line)
     scores = ", ".join(
         f"{name} {summary[f'best_{name}']:.4f}"
         for name in ("val_auc", "val_dice")
         if summary[f"best_{name}"] is not None
     )
-    line += f": best {scores} at epoch {summary['best_epoch']} -> {out_dir / 'best.keras'}"
+    # The run folder's name, not its path: this line ends up on book pages.
+    line += f": best {scores} at epoch {summary['best_epoch']} -> {out_dir.name}/best.keras"
     if summary["stopped_by"] == "nan_loss":
         line += " (stopped: the loss became NaN; try a lower learning rate)"
     return _wrap(line)

@@ -57,7 +57,7 @@ def test_zip_gives_the_same_arrays_as_the_folder(fake_drive, tmp_path):
     from_zip, from_folder = data.load_drive(archive), data.load_drive(fake_drive)
     np.testing.assert_array_equal(from_zip.test.images, from_folder.test.images)
     np.testing.assert_array_equal(from_zip.train.vessels, from_folder.train.vessels)
-    assert from_zip.description.endswith("DRIVE.zip")
+    assert from_zip.description.endswith("'DRIVE.zip'")
 
 
 @pytest.mark.parametrize("member", ["../evil.txt", "/etc/evil.txt", "DRIVE/../../evil.txt"])
@@ -170,7 +170,7 @@ def test_load_dataset_says_which_data(fake_drive, capsys):
     data.load_dataset(fake_drive)
     # Wrapped at 76 columns for the book page; unwrapped it is the one line.
     printed = " ".join(capsys.readouterr().out.split())
-    assert printed == f"Data: DRIVE from {fake_drive}"
+    assert printed == "Data: DRIVE from the folder 'DRIVE'"  # its name, not its path
 
 
 def test_select_keeps_order(fake_drive):

@@ -5,10 +5,12 @@ every notebook with nbval, and ``make book`` runs them for the book).
 """
 
 import ast
+import importlib.util
 import pkgutil
 import re
 import subprocess
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -236,3 +238,28 @@ def test_exercises_call_real_checkers_and_have_hidden_solutions(path):
     ]
     assert len(learner) >= 3, f"{path.name}: exercise cells should start from `answer = None`"
     assert len(solutions) >= len(learner), f"{path.name}: each exercise needs a hidden solution"
+
+
+def _root_conftest():
+    spec = importlib.util.spec_from_file_location("book_checks", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pages_may_not_show_the_machines_paths():
+    checks = _root_conftest()
+    paths = checks.machine_paths()
+    temporary = tempfile.gettempdir()
+    assert str(ROOT) in paths and tempfile.gettempdir() in paths
+    outputs = [
+        {"output_type": "stream", "name": "stdout", "text": f"Data: DRIVE from {ROOT}/data\n"},
+        {
+            "output_type": "display_data",
+            "data": {"text/plain": ["saved to ", f"{temporary}/x1/best"]},
+        },
+        {"output_type": "stream", "name": "stdout", "text": "Data: DRIVE from the folder 'DRIVE'"},
+        {"output_type": "stream", "name": "stdout", "text": f"{temporary}ish /"},
+    ]
+    shown = checks.paths_in_outputs(outputs, paths)
+    assert shown == [f"Data: DRIVE from {ROOT}/data", f"saved to {temporary}/x1/best"]
