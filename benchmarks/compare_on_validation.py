@@ -1,10 +1,11 @@
 """Compare trained models on the 3 validation images only, with and without TTA.
 
-How the `full` profile's recipe and its test-time augmentation were chosen:
-the test images are not read at all, so they stay untouched for the one
-final report. For each model, prints the validation ROC AUC, PR AUC and the
-F1 at the threshold that maximises it there, pooled over the FOV pixels, once
-as predicted and once averaged over the four flips.
+How the `full` profile's recipe and its test-time augmentation were chosen.
+This script reads no test image (the model card says how often the test
+images were scored during development). For each model, prints the
+validation ROC AUC, PR AUC and the F1 at the threshold that maximises it
+there, pooled over the FOV pixels, once as predicted and once averaged over
+the four flips.
 
     python benchmarks/compare_on_validation.py runs/a/best.keras runs/b/best.keras pretrained
 

@@ -58,7 +58,7 @@ import time
 import numpy as np
 from PIL import Image, ImageFilter
 
-from retina_tutorial import data, inference, splits
+from retina_tutorial import bootstrap, calibration, data, inference, splits, topology
 
 #: Every metric of :func:`pixel_metrics`, in report order.
 METRIC_NAMES = (
@@ -76,6 +76,36 @@ METRIC_NAMES = (
 BINARY_METRIC_NAMES = METRIC_NAMES[2:]
 #: Confusion counts that accompany the metrics.
 COUNT_NAMES = ("pixels", "tp", "fp", "fn", "tn")
+
+#: The scores reported with confidence intervals, in report order.
+HEADLINE_NAMES = (
+    "roc_auc",
+    "pr_auc",
+    "f1",
+    "f1_per_image",
+    "accuracy",
+    "sensitivity",
+    "specificity",
+    "mcc",
+    "ece",
+    *topology.TOPOLOGY_NAMES,
+)
+HEADLINE_LABELS = {
+    "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC",
+    "f1": "F1 (pooled)",
+    "f1_per_image": "F1 (mean per image)",
+    "accuracy": "accuracy",
+    "sensitivity": "sensitivity",
+    "specificity": "specificity",
+    "mcc": "MCC",
+    "ece": "calibration error",
+    "components": "pieces per image",
+    "components_10px": "pieces >= 10 px",
+    "centreline_recall": "centreline recall",
+    "centreline_precision": "centreline precision",
+    "cldice": "clDice",
+}
 
 PROTOCOL = (
     "DRIVE protocol: native 584x565 resolution, pixels inside the field of view "
@@ -122,6 +152,14 @@ class EvaluationReport:
         them (``[1.0]``: at their own size, as DRIVE always is).
     protocol : str
         How the metrics were computed, in one sentence.
+    topology : dict or None
+        :func:`topology_summary`: pieces and centreline measures of the
+        model's map at ``threshold`` (``model``) and at 0.5, of the 2nd
+        observer and of the 1st annotation.
+    calibration : dict or None
+        :func:`retina_tutorial.calibration.reliability` of the test maps.
+    intervals : dict or None
+        :func:`confidence_intervals` at ``threshold``.
     """
 
     threshold: float
@@ -145,6 +183,9 @@ class EvaluationReport:
     fov_estimated: bool = False
     resize_factors: list = dataclasses.field(default_factory=lambda: [1.0])
     protocol: str = PROTOCOL
+    topology: dict | None = None
+    calibration: dict | None = None
+    intervals: dict | None = None
 
     def __repr__(self) -> str:
         return (
@@ -177,6 +218,39 @@ class EvaluationReport:
                 cells.append(f"{'—' if value is None else format(value, '.4f'):>14}")
             lines.append(f"{metric:<12}" + "".join(cells))
         return "\n".join(lines)
+
+    def intervals_table(self) -> str:
+        """Headline scores with their 95 % bootstrap intervals, as text."""
+        if self.intervals is None:
+            return "No confidence intervals (fewer than 2 test images)."
+        columns = [("model", self._headline("model"))]
+        if self.second_observer is not None:
+            columns.append(("2nd observer", self._headline("second_observer")))
+        lines = [
+            f"Test scores at {self.threshold:.3f}, with 95 % intervals",
+            f"({self.intervals['replicates']} bootstrap draws of the "
+            f"{len(self.test)} test images):",
+            f"{'':<21}" + "".join(f"{name:>24}" for name, _ in columns),
+        ]
+        for metric in HEADLINE_NAMES:
+            cells = []
+            for _, values in columns:
+                value, (low, high) = values.get(metric, (None, (None, None)))
+                cell = "—" if value is None else f"{value:.4f} [{low:.4f}, {high:.4f}]"
+                if metric.startswith("components") and value is not None:
+                    cell = f"{value:.1f} [{low:.1f}, {high:.1f}]"
+                cells.append(f"{cell:>24}")
+            lines.append(f"{HEADLINE_LABELS[metric]:<21}" + "".join(cells))
+        return "\n".join(lines)
+
+    def _headline(self, who: str) -> dict:
+        """metric -> (value, (low, high)) for ``model`` or ``second_observer``."""
+        entries = self.intervals[who]
+        return {
+            name: (entries[name]["value"], entries[name]["interval"])
+            for name in HEADLINE_NAMES
+            if name in entries and entries[name]["value"] is not None
+        }
 
 
 def pixel_metrics(probabilities, truth, fov, threshold: float = 0.5) -> dict:
@@ -223,53 +297,6 @@ def pixel_metrics(probabilities, truth, fov, threshold: float = 0.5) -> dict:
     result.update(_counts_metrics(*_counts_at(positives, negatives, threshold)))
     result["threshold"] = threshold
     return _ordered(result)
-
-
-def thin_vessels(masks) -> np.ndarray:
-    """Vessel pixels on a run of at most 2 vessel pixels in some direction.
-
-    Explained in ``book/01_data_preparation.ipynb``: a proxy for "thin
-    vessel" that needs no skeletonisation. Along rows, columns and the two
-    diagonals, a pixel is thin when the run of vessel pixels through it, in
-    at least one of those directions, is one or two pixels long.
-
-    Parameters
-    ----------
-    masks : (N, H, W) or (H, W) bool ndarray
-        Vessel masks.
-
-    Returns
-    -------
-    bool ndarray of the same shape
-        The thin vessel pixels (a subset of ``masks``).
-
-    Examples
-    --------
-    >>> mask = np.zeros((5, 7), bool); mask[2, 1:6] = True; mask[1:4, 3] = True
-    >>> int(thin_vessels(mask).sum()), int(mask.sum())
-    (7, 7)
-    """
-    masks = np.asarray(masks, bool)
-    single = masks.ndim == 2
-    stack = masks[None] if single else masks
-    if stack.ndim != 3:
-        raise ValueError(
-            f"thin_vessels: masks must be (H, W) or (N, H, W), got shape {masks.shape}."
-        )
-    padded = np.pad(stack, ((0, 0), (2, 2), (2, 2)))
-    height, width = stack.shape[1:]
-
-    def gap(dy, dx):  # is the pixel at offset (dy, dx) background?
-        return ~padded[:, 2 + dy : 2 + dy + height, 2 + dx : 2 + dx + width]
-
-    thin = np.zeros_like(stack)
-    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        before, after = gap(-dy, -dx), gap(dy, dx)
-        # a run of 1, a run of 2 starting here, or one ending here
-        thin |= before & (after | gap(2 * dy, 2 * dx))
-        thin |= after & gap(-2 * dy, -2 * dx)
-    thin &= stack
-    return thin[0] if single else thin
 
 
 def optic_disc_centre(image, fov, *, margin: int = 30) -> tuple[int, int]:
@@ -599,6 +626,7 @@ def evaluate_model(model, dataset: data.Dataset, *, tta: bool = False, batch_siz
     for value in dict.fromkeys((0.5, threshold)):  # once if the threshold is 0.5
         per_image += per_image_metrics(test, split.vessels, split.fov, value, ids=split.ids)
     has_second = split.vessels_2nd is not None
+    predicted = test >= threshold
     return EvaluationReport(
         threshold=threshold,
         test_at_half=pixel_metrics(test, split.vessels, split.fov, 0.5),
@@ -623,10 +651,139 @@ def evaluate_model(model, dataset: data.Dataset, *, tta: bool = False, batch_siz
         model_name=model.name,
         model_parameters=int(model.count_params()),
         seconds_per_image=seconds,
+        topology=topology_summary(predicted, split, at_half=test >= 0.5),
+        calibration=calibration.reliability(test, split.vessels, split.fov),
+        intervals=confidence_intervals(test, split, threshold) if len(split) > 1 else None,
     )
 
 
+def topology_summary(prediction, split: data.Split, *, at_half=None) -> dict:
+    """Pieces and centreline measures of a binary test map, its 2nd observer and truth.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    prediction : (N, H, W) bool ndarray
+        The model's map at the chosen threshold.
+    split : Split
+        The test images' annotations (and 2nd manual, when it has one).
+    at_half : (N, H, W) bool ndarray, optional
+        The map at 0.5, measured too when given.
+
+    Returns
+    -------
+    dict
+        ``model``, optionally ``model_at_0.5`` and ``second_observer``: each
+        :func:`retina_tutorial.topology.tree_metrics`; ``annotation``: the 1st
+        annotation's pieces per image.
+    """
+    truth, fov = split.vessels, split.fov
+    summary = {"model": topology.tree_metrics(prediction, truth, fov)}
+    if at_half is not None:
+        summary["model_at_0.5"] = topology.tree_metrics(at_half, truth, fov)
+    if split.vessels_2nd is not None:
+        summary["second_observer"] = topology.tree_metrics(split.vessels_2nd, truth, fov)
+    every, large = topology.components(truth, fov)
+    summary["annotation"] = {
+        "components": every / len(truth),
+        "components_10px": large / len(truth),
+    }
+    return summary
+
+
+def confidence_intervals(
+    probabilities,
+    split: data.Split,
+    threshold: float,
+    *,
+    replicates: int = bootstrap.REPLICATES,
+    seed: int = bootstrap.SEED,
+) -> dict:
+    """95 % bootstrap intervals of the headline test scores, resampling images.
+
+    Explained in ``book/05_evaluation.ipynb``. The model is scored at
+    ``threshold``; the 2nd observer, when the split has one, on the same
+    draws, so the interval of their difference is paired.
+
+    Returns
+    -------
+    dict
+        ``model`` and ``second_observer``: metric -> ``{"value", "interval"}``
+        for :data:`HEADLINE_NAMES` (the observer has no AUC and no calibration
+        error); ``model_minus_second_observer``: the same for the differences
+        in pooled F1 and centreline recall; and how they were drawn
+        (``method``, ``replicates``, ``confidence``, ``seed``).
+    """
+    probabilities = np.asarray(probabilities)
+    truth, fov = split.vessels, split.fov
+    _check_shapes(probabilities, truth, fov)
+    tallies = {"model": _image_tallies(probabilities >= threshold, truth, fov)}
+    tallies["model"]["ranking"] = bootstrap.ranking_histograms(probabilities, truth, fov)
+    tallies["model"]["calibration"] = calibration.tallies(probabilities, truth, fov)
+    if split.vessels_2nd is not None:
+        tallies["second_observer"] = _image_tallies(split.vessels_2nd, truth, fov)
+
+    def scores(drawn) -> dict:
+        result = {}
+        for who, tally in tallies.items():
+            for name, value in _pooled_scores(tally, drawn).items():
+                result[(who, name)] = value
+        if "second_observer" in tallies:
+            for name in ("f1", "centreline_recall"):
+                difference = result[("model", name)] - result[("second_observer", name)]
+                result[("model_minus_second_observer", name)] = difference
+        return result
+
+    everything = np.arange(len(truth))
+    values = scores(everything)
+    intervals = bootstrap.percentile_intervals(scores, len(truth), replicates=replicates, seed=seed)
+    result = {
+        "method": "percentile bootstrap over the test images (drawn with replacement); "
+        "pooled scores pool the drawn images' pixels",
+        "replicates": replicates,
+        "confidence": bootstrap.CONFIDENCE,
+        "seed": seed,
+    }
+    for (who, name), value in values.items():
+        entry = {"value": value, "interval": intervals[(who, name)]}
+        result.setdefault(who, {})[name] = entry
+    return result
+
+
 # --- helpers -----------------------------------------------------------------
+
+
+def _image_tallies(prediction, truth, fov) -> dict:
+    """Per-image counts from which any draw of images is scored."""
+    counts, trees = [], []
+    for predicted, annotated, region in zip(prediction, truth, fov):
+        tp = int(np.count_nonzero(predicted & annotated & region))
+        fp = int(np.count_nonzero(predicted & region)) - tp
+        fn = int(np.count_nonzero(annotated & region)) - tp
+        counts.append((tp, fp, fn, int(np.count_nonzero(region)) - tp - fp - fn))
+        trees.append(list(topology.tree_counts(predicted, annotated, region).values()))
+    return {"confusion": np.array(counts, np.int64), "tree": np.array(trees, np.int64)}
+
+
+def _pooled_scores(tally: dict, drawn) -> dict:
+    """Headline scores of the drawn images (indices, repeats allowed)."""
+    confusion = tally["confusion"][drawn]
+    pooled = _counts_metrics(*(int(count) for count in confusion.sum(axis=0)))
+    scores = {name: pooled[name] for name in BINARY_METRIC_NAMES}
+    scores["f1_per_image"] = float(
+        np.mean([_counts_metrics(*(int(c) for c in row))["f1"] for row in confusion])
+    )
+    tree_keys = topology.TREE_COUNT_NAMES
+    scores.update(
+        topology.metrics_from_counts(
+            dict(zip(tree_keys, tally["tree"][drawn].sum(axis=0))), images=len(drawn)
+        )
+    )
+    if "ranking" in tally:
+        scores.update(bootstrap.ranking_metrics(tally["ranking"][drawn].sum(axis=0)))
+        scores["ece"] = calibration.calibration_error(tally["calibration"][drawn].sum(axis=0))
+    return scores
 
 
 def _protocol(dataset) -> str:

@@ -347,6 +347,38 @@ def predict(
     return result[0] if single else result
 
 
+def predict_flips(model: keras.Model, image: np.ndarray, *, batch_size: int = 1) -> np.ndarray:
+    """The predictions for the four flips of each image, each flipped back.
+
+    Explained in ``book/05_evaluation.ipynb``. Their mean is what
+    :func:`predict` gives with ``tta=True``; their spread (standard
+    deviation) shows where the model is unsure: a vessel it has really
+    seen does not depend on which way up the photograph is.
+
+    Parameters
+    ----------
+    model : keras.Model
+    image : (H, W, 3) or (N, H, W, 3) float ndarray
+        Predicted whole, as DRIVE-sized images are (no tiling).
+    batch_size : int
+
+    Returns
+    -------
+    (4, H, W) or (4, N, H, W) float32 ndarray
+        Identity, columns flipped, rows flipped, both.
+    """
+    _check_model(model, name="model")
+    images, single = field_of_view.checked_images(image)
+    padded, box = pad_to_multiple(images, _required_multiple(model))
+    flips = []
+    for flip in _FLIPS:
+        output = _forward_flipped(model, padded, flip, batch_size)
+        output = output[:, box.top : box.top + box.height, box.left : box.left + box.width]
+        flips.append(np.clip(output, 0.0, 1.0))
+    result = np.stack(flips).astype(np.float32, copy=False)
+    return result[:, 0] if single else result
+
+
 def tile_overlap(model: keras.Model) -> int:
     """The tile overlap at which tiled prediction matches whole-image prediction.
 
@@ -688,12 +720,18 @@ def _predict_batch(model, batch: np.ndarray, tta: bool, batch_size: int) -> np.n
     if not tta:
         return _forward(model, batch, batch_size)
     total = np.zeros(batch.shape[:3], dtype=np.float32)
-    for flip_rows, flip_cols in _FLIPS:
-        axes = tuple(a for a, f in ((1, flip_rows), (2, flip_cols)) if f)
-        flipped = np.flip(batch, axes) if axes else batch
-        output = _forward(model, np.ascontiguousarray(flipped), batch_size)
-        total += np.flip(output, axes) if axes else output
+    for flip in _FLIPS:
+        total += _forward_flipped(model, batch, flip, batch_size)
     return total / np.float32(len(_FLIPS))
+
+
+def _forward_flipped(model, batch: np.ndarray, flip, batch_size: int) -> np.ndarray:
+    """Predict the flipped images and flip the result back."""
+    axes = tuple(axis for axis, flipped in zip((1, 2), flip) if flipped)
+    if not axes:
+        return _forward(model, batch, batch_size)
+    output = _forward(model, np.ascontiguousarray(np.flip(batch, axes)), batch_size)
+    return np.flip(output, axes)
 
 
 def _tile_layout(shape, tiles, overlap: int, multiple: int):

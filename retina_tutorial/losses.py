@@ -126,9 +126,11 @@ def masked_dice_loss(y_true, y_pred):
 
     ``Dice = (2 sum(p y) + s) / (sum(p) + sum(y) + s)`` with probabilities
     ``p`` (not thresholded, so it has gradients), labels ``y`` and
-    ``s = DICE_SMOOTH``, sums over FOV pixels only. Unlike cross-entropy it
-    does not care how many background pixels there are, which suits thin
-    vessels covering about an eighth of the eye.
+    ``s = DICE_SMOOTH``, sums over FOV pixels only. It is a ratio of overlap to
+    size, so rare vessels (about an eighth of the eye) weigh as much as the
+    background in it; the background still pushes, as chapter 06 measures.
+    It is not a proper scoring rule, so minimising it drives probabilities
+    towards 0 and 1: its maps are over-confident, unlike cross-entropy's.
 
     Parameters
     ----------

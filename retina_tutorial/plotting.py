@@ -21,12 +21,14 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
+from scipy import ndimage
 
-from retina_tutorial import data, evaluate
+from retina_tutorial import data, evaluate, topology
 
 #: Okabe-Ito colours of the error overlay.
 COLOURS = {
@@ -193,7 +195,7 @@ def plot_triptych(image, truth, probabilities, *, fov=None, image_id=None) -> Fi
     shown = np.where(fov, probabilities, 0.0)
     panels = [
         (image, None, "Photograph"),
-        (truth, "gray", "Vessels, 1st expert (truth)"),
+        (truth, "gray", "Vessels, 1st observer (truth)"),
         (shown, "gray", "Predicted probability (white = 1)"),
     ]
     figure, axes, text = _native_grid(
@@ -255,13 +257,13 @@ def plot_error_overlay(
         2 if show_binary else 1,
         legend_width=250,
         header=30 if show_binary else 0,
-        title=_title("errors against the 1st expert", image_id) + f" (threshold {threshold:.2f})",
+        title=_title("errors against the 1st observer", image_id) + f" (threshold {threshold:.2f})",
     )
     if show_binary:
         binary_ax = axes[0][0]
         binary_ax.imshow(predicted & fov, cmap="gray", vmin=0, vmax=1, interpolation="none")
         binary_ax.set_title(f"Segmentation: vessel where p ≥ {threshold:.2f}", fontsize=11 * text)
-        axes[0][1].set_title("Errors against the 1st expert", fontsize=11 * text)
+        axes[0][1].set_title("Errors against the 1st observer", fontsize=11 * text)
     ax = axes[0][-1]
     ax.imshow(overlay, interpolation="none")
     names = {
@@ -300,38 +302,145 @@ def plot_probability_map(probabilities, *, fov=None, image_id=None) -> Figure:
         Pixels outside it are drawn in grey (not evaluated).
     image_id : str, optional
     """
-    probabilities = np.asarray(probabilities, dtype=np.float32)
-    if probabilities.ndim != 2:
-        raise ValueError(f"probabilities must be (H, W), got shape {probabilities.shape}.")
-    fov = np.ones(probabilities.shape, bool) if fov is None else evaluate._binary(fov, "fov")
-    if fov.shape != probabilities.shape:
-        raise ValueError(f"shapes differ: probabilities {probabilities.shape}, fov {fov.shape}.")
-    figure, axes, text = _native_grid(
-        probabilities.shape,
-        1,
-        1,
-        legend_width=220,
-        header=0,
+    return _map_figure(
+        probabilities,
+        fov,
         title=_title("predicted vessel probability", image_id),
+        label="Vessel probability (0 = background, 1 = vessel)",
+        vmax=1.0,
     )
-    ax = axes[0][0]
-    shown = np.ma.masked_array(probabilities, mask=~fov)
-    colours = matplotlib.colormaps["magma"].with_extremes(bad=_OUTSIDE_FOV)
-    mappable = ax.imshow(shown, cmap=colours, vmin=0, vmax=1, interpolation="none")
-    width, _height = figure.get_size_inches() * DPI
-    left = (ax.get_position().x1 * width + 25) / width
-    bar = figure.add_axes((left, 0.2, 22 / width, 0.65))
-    colourbar = figure.colorbar(mappable, cax=bar)
-    colourbar.set_label("Vessel probability (0 = background, 1 = vessel)", fontsize=10 * text)
-    colourbar.ax.tick_params(labelsize=10 * text)
-    if not fov.all():
-        figure.legend(
-            handles=[Patch(color=_OUTSIDE_FOV, label="Outside the field of view\n(not evaluated)")],
-            loc="lower left",
-            bbox_to_anchor=(left - 10 / width, 0.03),
-            fontsize=9 * text,
-            frameon=False,
+
+
+def plot_flip_spread(spread, *, fov=None, image_id=None) -> Figure:
+    """Where the model is unsure: the spread of its predictions over the four flips.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    spread : (H, W) float ndarray
+        The standard deviation over the flips, as from
+        ``inference.predict_flips(model, image).std(axis=0)``.
+    fov : (H, W) bool ndarray, optional
+    image_id : str, optional
+    """
+    spread = np.asarray(spread, dtype=np.float32)
+    top = max(float(np.percentile(spread, 99.5)) if spread.size else 0.0, 1e-3)
+    return _map_figure(
+        spread,
+        fov,
+        title=_title("spread of the prediction over four flips", image_id),
+        label="Standard deviation of the\nvessel probability over the flips",
+        vmax=top,
+    )
+
+
+def plot_reliability(reliability: dict, *, title: str | None = None) -> Figure:
+    """The reliability diagram: mean predicted probability against vessel share.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Parameters
+    ----------
+    reliability : dict
+        From :func:`retina_tutorial.calibration.reliability` (or the
+        ``calibration`` of a ``metrics.json``).
+    title : str, optional
+    """
+    edges = np.asarray(reliability["bin_edges"], float)
+    pixels = np.asarray(reliability["pixels"], float)
+    mean = np.asarray(reliability["mean_probability"], float)
+    share = np.asarray(reliability["vessel_share"], float)
+    figure = Figure(figsize=(6.4, 6.4), layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    top.plot([0, 1], [0, 1], color="0.6", linestyle="--", label="calibrated")
+    filled = pixels > 0
+    top.plot(mean[filled], share[filled], "o-", color="#0072B2", label="the model")
+    top.set(ylabel="share of pixels that are vessel", xlim=(0, 1), ylim=(0, 1))
+    top.legend(loc="upper left", frameon=False)
+    top.set_title(
+        title or f"Reliability inside the FOV (calibration error {reliability['ece']:.4f})"
+    )
+    centres = (edges[:-1] + edges[1:]) / 2
+    bottom.bar(centres, pixels, width=np.diff(edges) * 0.9, color="#999999")
+    bottom.set(yscale="log", xlabel="predicted vessel probability (bin mean)", ylabel="pixels")
+    return figure
+
+
+def plot_tree_breaks(truth, prediction, *, fov=None, image_id=None) -> Figure:
+    """Where the predicted vessel tree breaks, whole and magnified 4 times.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    The predicted map's pieces of :data:`retina_tutorial.topology.SMALL_PIECE`
+    pixels or more are yellow, smaller pieces vermillion, and the 1st
+    annotation's centreline where the map misses it sky blue. The magnified
+    panel shows the square with the most small pieces.
+
+    Parameters
+    ----------
+    truth, prediction : (H, W) bool ndarray
+        The 1st annotation and the model's binary map.
+    fov : (H, W) bool ndarray, optional
+    image_id : str, optional
+    """
+    truth = evaluate._binary(truth, "truth")
+    prediction = evaluate._binary(prediction, "prediction")
+    fov = np.ones(truth.shape, bool) if fov is None else evaluate._binary(fov, "fov")
+    if not truth.shape == prediction.shape == fov.shape:
+        raise ValueError(
+            f"shapes differ: truth {truth.shape}, prediction {prediction.shape}, fov {fov.shape}."
         )
+    predicted = prediction & fov
+    labels, _ = ndimage.label(predicted, structure=np.ones((3, 3), bool))
+    sizes = np.bincount(labels.ravel())
+    small = predicted & (sizes[labels] < topology.SMALL_PIECE)
+    missed = topology.skeleton(truth & fov) & ~predicted
+    layers = {
+        "tree": (predicted & ~small, COLOURS["tp"]),
+        "small": (small, COLOURS["fp"]),
+        "missed": (missed, COLOURS["fn"]),
+    }
+    picture = np.repeat(np.where(fov, 0.12, 0.03)[..., None], 3, axis=2)
+    for where, colour in layers.values():
+        picture[where] = _rgb(colour)
+    height, width = truth.shape
+    crop_h, crop_w = height // 4, width // 4
+    top, left = evaluate.densest_square(small, max(crop_h, crop_w))
+    window = picture[top : top + crop_h, left : left + crop_w]
+    zoom = np.full_like(picture, 0.03)
+    zoom[: 4 * window.shape[0], : 4 * window.shape[1]] = window.repeat(4, 0).repeat(4, 1)
+    figure, axes, text = _native_grid(
+        truth.shape,
+        1,
+        2,
+        legend_width=0,
+        header=30,
+        top=90,
+        title=_title("where the predicted tree breaks", image_id),
+    )
+    axes[0][0].imshow(picture, interpolation="none")
+    axes[0][0].add_patch(
+        matplotlib.patches.Rectangle(
+            (left - 0.5, top - 0.5), crop_w, crop_h, fill=False, edgecolor="white", linewidth=1.5
+        )
+    )
+    axes[0][0].set_title("Whole image", fontsize=11 * text)
+    axes[0][1].imshow(zoom, interpolation="none")
+    axes[0][1].set_title("The white square, 4 times larger", fontsize=11 * text)
+    names = {
+        "tree": f"Pieces of {topology.SMALL_PIECE} pixels or more",
+        "small": f"Pieces under {topology.SMALL_PIECE} pixels",
+        "missed": "Annotated centreline missed",
+    }
+    figure.legend(
+        handles=[Patch(color=colour, label=names[key]) for key, (_, colour) in layers.items()],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 1 - 40 * text / (figure.get_size_inches()[1] * DPI)),
+        ncol=3,
+        fontsize=10 * text,
+        frameon=False,
+    )
     return figure
 
 
@@ -559,9 +668,9 @@ def plot_samples(split: data.Split, n: int = 3, *, ids=None) -> Figure:
     missing = [i for i in ids if i not in split.ids]
     if missing:
         raise ValueError(f"ids {missing} are not in this split (it has {split.ids}).")
-    titles = ["Photograph", "Field of view (FOV)", "Vessels, 1st expert"]
+    titles = ["Photograph", "Field of view (FOV)", "Vessels, 1st observer"]
     if split.vessels_2nd is not None:
-        titles.append("Vessels, 2nd expert")
+        titles.append("Vessels, 2nd observer")
     height, width = split.images.shape[1:3]
     # At most 9 inches wide: a page shrinks wider figures, and their text with them.
     scale = min(3.2, 8.4 / len(titles)) / max(height, width)
@@ -654,6 +763,36 @@ def _native_grid(shape, rows, columns, *, title, legend_width=0, gap=12, header=
         axes.append(line)
     figure.suptitle(title, fontsize=13 * text, y=1 - 10 / total_h, va="top")
     return figure, axes, text
+
+
+def _map_figure(values, fov, *, title: str, label: str, vmax: float) -> Figure:
+    """One map at 1:1 pixels with a colour bar; grey outside the FOV."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"the map must be (H, W), got shape {values.shape}.")
+    fov = np.ones(values.shape, bool) if fov is None else evaluate._binary(fov, "fov")
+    if fov.shape != values.shape:
+        raise ValueError(f"shapes differ: map {values.shape}, fov {fov.shape}.")
+    figure, axes, text = _native_grid(values.shape, 1, 1, legend_width=220, header=0, title=title)
+    ax = axes[0][0]
+    shown = np.ma.masked_array(values, mask=~fov)
+    colours = matplotlib.colormaps["magma"].with_extremes(bad=_OUTSIDE_FOV)
+    mappable = ax.imshow(shown, cmap=colours, vmin=0, vmax=vmax, interpolation="none")
+    width, _height = figure.get_size_inches() * DPI
+    left = (ax.get_position().x1 * width + 25) / width
+    bar = figure.add_axes((left, 0.2, 22 / width, 0.65))
+    colourbar = figure.colorbar(mappable, cax=bar)
+    colourbar.set_label(label, fontsize=10 * text)
+    colourbar.ax.tick_params(labelsize=10 * text)
+    if not fov.all():
+        figure.legend(
+            handles=[Patch(color=_OUTSIDE_FOV, label="Outside the field of view\n(not evaluated)")],
+            loc="lower left",
+            bbox_to_anchor=(left - 10 / width, 0.03),
+            fontsize=9 * text,
+            frameon=False,
+        )
+    return figure
 
 
 def _read_history(history) -> dict:

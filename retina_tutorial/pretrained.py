@@ -119,6 +119,7 @@ def results_rows() -> list:
             {
                 "method": f"This book: {preset} U-Net, {label}",
                 **report["test"]["threshold_validation"],
+                "intervals": _table_intervals(report, "model"),
                 "params": report["model"]["parameters"],
                 "hardware": TRAINING_HARDWARE,
                 "protocol": published.OUR_PROTOCOL,
@@ -128,6 +129,7 @@ def results_rows() -> list:
         {
             "method": "2nd human observer",
             **report["second_observer"],
+            "intervals": _table_intervals(report, "second_observer"),
             "protocol": "the 2nd manual scored against the 1st, as ours",
         }
     )
@@ -154,3 +156,11 @@ def time_to_quality() -> dict:
         "minutes": [float(row["minutes"]) for row in rows],
         "val_auc": [float(row["val_auc"]) for row in rows],
     }
+
+
+def _table_intervals(report: dict, who: str) -> dict:
+    """The report's 95 % intervals of the results table's scores, for ``who``."""
+    from retina_tutorial import published
+
+    entries = report["confidence_intervals"][who]
+    return {name: entries[name]["interval"] for name in published.METRICS if name in entries}

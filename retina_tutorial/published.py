@@ -410,7 +410,9 @@ def results_table(own_rows=()) -> list:
         "params": 1_900_000, "hardware": "...", "protocol": "..."}``.
         ``method`` is required; missing columns become ``None``; keys outside
         :data:`COLUMNS` (such as ``precision`` or ``iou`` from
-        :func:`retina_tutorial.evaluate.pixel_metrics`) are dropped.
+        :func:`retina_tutorial.evaluate.pixel_metrics`) are dropped, except
+        ``intervals``: score name -> ``[low, high]``, the 95 % confidence
+        interval that :func:`to_markdown` prints under the table.
 
     Returns
     -------
@@ -447,6 +449,8 @@ def results_table(own_rows=()) -> list:
                     f"own_rows[{index}]['{name}'] must be a string or None, got {value!r}"
                 )
             clean[name] = value
+        if row.get("intervals"):
+            clean["intervals"] = _checked_intervals(row["intervals"], f"own_rows[{index}]")
         rows.append(clean)
     rows.extend(entry.row() for entry in PUBLISHED)
     return rows
@@ -504,7 +508,9 @@ def to_markdown(rows, *, protocol_notes: bool = False) -> str:
     str
         Header, alignment line, one line per row. Scores with 4 decimals,
         :data:`MISSING` for ``None`` or NaN, parameters via
-        :func:`format_params`, ``|`` in text escaped. When a method carries
+        :func:`format_params`, ``|`` in text escaped. Rows with
+        ``intervals`` get a line each under the table with their 95 %
+        confidence intervals. When a method carries
         :data:`UNVERIFIED_MARK`, a footnote line explains it.
 
     Raises
@@ -536,6 +542,15 @@ def to_markdown(rows, *, protocol_notes: bool = False) -> str:
             lines += ["", *(f"{number}. {note}" for number, note in enumerate(notes, 1))]
     else:
         lines = _table(rows, COLUMNS)
+    with_intervals = [row for row in rows if row.get("intervals")]
+    if with_intervals:
+        lines += ["", "95 % confidence intervals, from a bootstrap over the test images:", ""]
+    for row in with_intervals:
+        ranges = "; ".join(
+            f"{HEADERS[name]} {low:.4f}–{high:.4f}"
+            for name, (low, high) in _checked_intervals(row["intervals"], "intervals").items()
+        )
+        lines.append(f"- {_escape(str(row.get('method')))}: {ranges}.")
     if marked:
         lines.append("")
         lines.append(
@@ -543,6 +558,26 @@ def to_markdown(rows, *, protocol_notes: bool = False) -> str:
             "see `retina_tutorial.published`."
         )
     return "\n".join(lines)
+
+
+def _checked_intervals(intervals, where: str) -> dict:
+    """``intervals`` in :data:`METRICS` order, each a checked ``(low, high)``."""
+    if not isinstance(intervals, Mapping):
+        raise ValueError(f"{where}['intervals'] must map score names to [low, high].")
+    unknown = set(intervals) - set(METRICS)
+    if unknown:
+        raise ValueError(f"{where}['intervals'] has scores outside the table: {sorted(unknown)}")
+    checked = {}
+    for name in (name for name in METRICS if name in intervals):
+        bounds = intervals[name]
+        label = f"{where}['intervals']['{name}']"
+        if not isinstance(bounds, (list, tuple)) or len(bounds) != 2 or None in bounds:
+            raise ValueError(f"{label} must be [low, high], got {bounds!r}")
+        low, high = (_check_score(value, name, label, allow_nan=False) for value in bounds)
+        if low > high:
+            raise ValueError(f"{where}['intervals']['{name}'] runs backwards: {low} > {high}")
+        checked[name] = (low, high)
+    return checked
 
 
 def _table(rows, columns) -> list:

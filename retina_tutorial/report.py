@@ -33,15 +33,21 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
 
     ``metrics.json``
         Pooled test metrics at 0.5 and at the validation threshold, the
-        top-level ``threshold``, ``second_observer``, validation metrics and
-        provenance (model file and SHA-256, data, protocol, package version,
-        time). Undefined metrics are ``null``.
+        top-level ``threshold``, ``second_observer``, validation metrics,
+        ``confidence_intervals`` (95 % bootstrap over the test images, for
+        the model and the 2nd observer), ``calibration`` (reliability bins
+        and expected calibration error), ``topology`` (pieces and centreline
+        recall, precision and clDice, for the model and the 2nd observer)
+        and provenance (model file name and SHA-256, data, protocol, package
+        version, time). No absolute path is written: reports get shared.
+        Undefined metrics are ``null``.
     ``per_image.csv``
         One row per test image, predictor (``model`` at each threshold, and
         ``2nd observer``) with every metric.
     ``figures/*.png``
-        ROC/PR curves, per-image F1, and for the median-F1 test image the
-        triptych, error overlay and probability map.
+        ROC/PR curves, per-image F1, the reliability diagram, and for the
+        median-F1 test image the triptych, error overlay, probability map
+        and where its vessel tree breaks.
     ``probabilities/<id>_test.png``
         16-bit greyscale PNG per test image at native resolution: value =
         round(65535 x probability) inside the FOV and 0 outside it, as
@@ -68,7 +74,7 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
     model_info = {"name": report.model_name, "parameters": report.model_parameters}
     if model_path is not None:
         model_path = Path(model_path)
-        model_info["path"] = str(model_path)
+        model_info["file"] = model_path.name  # not its path: reports get shared
         if model_path.is_file():
             model_info["sha256"] = hashlib.sha256(model_path.read_bytes()).hexdigest()
     document = {
@@ -82,6 +88,9 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
         },
         "validation": {"threshold_validation": report.validation_at_threshold},
         "second_observer": report.second_observer,
+        "confidence_intervals": report.intervals,
+        "calibration": report.calibration,
+        "topology": report.topology,
         "tta": report.tta,
         "seconds_per_image": report.seconds_per_image,
         "model": model_info,
@@ -159,6 +168,13 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
         ),
         f"probability_{name}.png": plotting.plot_probability_map(
             median_map, fov=median_image.fov[0], image_id=name
+        ),
+        "reliability.png": plotting.plot_reliability(report.calibration),
+        f"tree_breaks_{name}.png": plotting.plot_tree_breaks(
+            median_image.vessels[0],
+            median_map >= report.threshold,
+            fov=median_image.fov[0],
+            image_id=name,
         ),
     }
     for file_name, figure in figures.items():

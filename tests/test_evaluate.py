@@ -296,7 +296,8 @@ def test_evaluate_model_and_write_report(tmp_path, monkeypatch):
     assert len(rows) == 2 * 5 + 5
     assert {row["predictor"] for row in rows} == {"model", "2nd observer"}
     figures = sorted(p.name for p in (tmp_path / "report" / "figures").iterdir())
-    assert len(figures) == 5 and all(name.endswith(".png") for name in figures)
+    assert len(figures) == 7 and all(name.endswith(".png") for name in figures)
+    assert {"reliability.png", "tree_breaks_3.png"} <= set(figures)
     probability_png = tmp_path / "report" / "probabilities" / "1_test.png"
     assert probability_png.read_bytes()[24] == 16  # the PNG header's bit depth
     with Image.open(probability_png) as saved:
@@ -310,6 +311,45 @@ def test_evaluate_model_and_write_report(tmp_path, monkeypatch):
     )
 
 
+def test_metrics_json_has_intervals_calibration_and_topology(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluate.inference, "predict", _fake_predict)
+    dataset = _fake_dataset(np.random.default_rng(2))
+    report = evaluate.evaluate_model(_Constant(), dataset)
+    document = json.loads(write_report(report, tmp_path).read_text())
+    intervals = document["confidence_intervals"]
+    assert intervals["replicates"] == 2000 and intervals["confidence"] == 0.95
+    model, observer = intervals["model"], intervals["second_observer"]
+    for name in ("roc_auc", "pr_auc", "f1", "f1_per_image", "accuracy", "ece", "cldice"):
+        low, high = model[name]["interval"]
+        assert low <= model[name]["value"] <= high, name
+    assert model["f1"]["value"] == pytest.approx(report.test_at_threshold["f1"])
+    assert model["roc_auc"]["value"] == pytest.approx(report.test_at_threshold["roc_auc"], 1e-3)
+    assert observer["f1"]["value"] == pytest.approx(report.second_observer["f1"])
+    assert "roc_auc" not in observer and "ece" not in observer
+    difference = intervals["model_minus_second_observer"]["f1"]["value"]
+    assert difference == pytest.approx(
+        report.test_at_threshold["f1"] - report.second_observer["f1"]
+    )
+    assert document["calibration"]["ece"] == pytest.approx(model["ece"]["value"])
+    assert len(document["calibration"]["pixels"]) == 10
+    topology = document["topology"]
+    assert set(topology) == {"model", "model_at_0.5", "second_observer", "annotation"}
+    assert topology["second_observer"]["cldice"] == pytest.approx(observer["cldice"]["value"])
+    assert "Test scores at" in report.intervals_table()
+
+
+def test_reports_carry_no_path_of_the_machine(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluate.inference, "predict", _fake_predict)
+    report = evaluate.evaluate_model(_Constant(), _fake_dataset(np.random.default_rng(3)))
+    model_file = tmp_path / "deep" / "model.keras"
+    model_file.parent.mkdir()
+    model_file.write_bytes(b"stand-in")
+    written = write_report(report, tmp_path / "report", model_path=model_file)
+    text = written.read_text()
+    assert str(tmp_path) not in text and '"/' not in text
+    assert json.loads(text)["model"]["file"] == "model.keras"
+
+
 def test_json_has_no_nan(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate.inference, "predict", _fake_predict)
     dataset = _fake_dataset(np.random.default_rng(1))
@@ -317,21 +357,6 @@ def test_json_has_no_nan(tmp_path, monkeypatch):
     report.test_at_half["precision"] = math.nan  # as when nothing is predicted
     written = write_report(report, tmp_path)
     assert json.loads(written.read_text())["test"]["threshold_0.5"]["precision"] is None
-
-
-def test_thin_vessels_keeps_one_and_two_pixel_runs_only():
-    mask = np.zeros((2, 12, 12), bool)
-    mask[0, 5, 1:11] = True  # a line 1 pixel wide
-    mask[0, 1:3, 1:11] |= True  # and one 2 pixels wide
-    mask[1, 3:9, 3:9] = True  # a 6 x 6 block: thin only where a diagonal cuts a corner
-    thin = evaluate.thin_vessels(mask)
-    assert thin[0].sum() == mask[0].sum()
-    assert thin[1, [3, 3, 8, 8], [3, 8, 3, 8]].all()  # corners: diagonal runs of 1
-    assert not thin[1, 4:8, 4:8].any() and not thin[1, 3, 5:7].any()  # inside, mid-edge
-    np.testing.assert_array_equal(thin[1], thin[1][::-1, ::-1])
-    np.testing.assert_array_equal(evaluate.thin_vessels(mask[1]), thin[1])
-    with pytest.raises(ValueError, match="thin_vessels"):
-        evaluate.thin_vessels(np.zeros((2, 2, 2, 2), bool))
 
 
 def test_optic_disc_centre_finds_the_bright_spot_inside_the_fov():

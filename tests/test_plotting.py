@@ -195,7 +195,7 @@ def test_samples_show_second_manual_when_present():
     with_second = data.Split(images, masks, masks, ("a", "b", "c"), masks)
     figure = plotting.plot_samples(with_second, 2)
     assert len(figure.axes) == 2 * 4
-    assert figure.axes[3].get_title() == "Vessels, 2nd expert"
+    assert figure.axes[3].get_title() == "Vessels, 2nd observer"
     assert figure.axes[4].get_ylabel() == "Image b"
     without = data.Split(images, masks, masks, ("a", "b", "c"))
     assert len(plotting.plot_samples(without, ids=["c"]).axes) == 3

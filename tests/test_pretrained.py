@@ -173,3 +173,38 @@ def test_time_to_quality_benchmark_ships_with_the_recipe():
     assert benchmark["epoch"] == list(range(1, len(benchmark["epoch"]) + 1))
     assert all(b > a for a, b in zip(benchmark["minutes"], benchmark["minutes"][1:]))
     assert 0.9 < max(benchmark["val_auc"]) <= 1.0
+
+
+def test_shipped_reports_hold_intervals_calibration_and_topology_and_no_paths():
+    for path in pretrained.REPORTS.values():
+        text = path.read_text()
+        assert '"/' not in text and "\\\\" not in text, f"{path.name} holds a path"
+        report = json.loads(text)
+        intervals = report["confidence_intervals"]
+        for who, names in (
+            ("model", ("roc_auc", "f1", "f1_per_image", "ece", "centreline_recall")),
+            ("second_observer", ("f1", "f1_per_image", "centreline_recall")),
+        ):
+            for name in names:
+                low, high = intervals[who][name]["interval"]
+                assert low <= intervals[who][name]["value"] <= high, (path.name, who, name)
+        assert intervals["model"]["f1"]["value"] == pytest.approx(
+            report["test"]["threshold_validation"]["f1"]
+        )
+        assert 0.0 < report["calibration"]["ece"] < 0.02
+        for who in ("model", "second_observer"):
+            tree = report["topology"][who]
+            assert tree["components"] >= tree["components_10px"] > 0
+            assert 0.5 < tree["centreline_recall"] <= 1.0
+            assert 0.5 < tree["centreline_precision"] <= 1.0
+
+
+def test_model_card_states_the_shipped_uncertainty_and_topology():
+    card = pretrained.MODEL_CARD.read_text()
+    report = json.loads(pretrained.REPORTS["without TTA"].read_text())
+    low, high = report["confidence_intervals"]["model"]["f1"]["interval"]
+    assert f"{low:.4f}–{high:.4f}" in card
+    assert f"{report['calibration']['ece']:.4f}" in card
+    tree = report["topology"]
+    assert f"{tree['model']['centreline_recall']:.3f}" in card
+    assert f"{tree['second_observer']['centreline_recall']:.3f}" in card

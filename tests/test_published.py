@@ -300,3 +300,34 @@ def test_to_markdown_can_list_protocols_under_the_table():
     assert rest[-3:] == ["", "1. FOV, pooled", "2. all pixels | mean"]
     with pytest.raises(ValueError, match=r"rows\[0\]"):
         to_markdown([["not", "a", "dict"]], protocol_notes=True)
+
+
+def test_intervals_are_printed_under_the_table():
+    row = {
+        "method": "ours",
+        "roc_auc": 0.98,
+        "f1": 0.818,
+        "intervals": {"f1": [0.807, 0.829], "roc_auc": (0.9786, 0.9828)},
+    }
+    table = published.results_table([row])
+    assert table[0]["intervals"] == {"roc_auc": (0.9786, 0.9828), "f1": (0.807, 0.829)}
+    assert "intervals" not in table[1]  # published rows carry none
+    text = published.to_markdown(table[:1], protocol_notes=True)
+    assert text.endswith("- ours: ROC AUC 0.9786–0.9828; F1 0.8070–0.8290.")
+    assert "95 % confidence intervals" in text
+
+
+@pytest.mark.parametrize(
+    "intervals, message",
+    [
+        ({"f1": [0.9, 0.8]}, "backwards"),
+        ({"f1": [0.8]}, r"\[low, high\]"),
+        ({"f1": [None, 0.8]}, r"\[low, high\]"),
+        ({"dice": [0.1, 0.2]}, "outside the table"),
+        ({"f1": [80, 90]}, "fractions"),
+        ([0.1, 0.2], "must map"),
+    ],
+)
+def test_bad_intervals_are_refused(intervals, message):
+    with pytest.raises(ValueError, match=message):
+        published.results_table([{"method": "ours", "intervals": intervals}])

@@ -227,7 +227,7 @@ def check_observer_agreement(answer, test_split: data.Split, *, verbose: bool = 
     """
     _check_split(test_split, "test_split", second=True)
     if answer is None:
-        return _unanswered("the F1 score of the 2nd expert against the 1st", verbose)
+        return _unanswered("the F1 score of the 2nd observer against the 1st", verbose)
     value = _as_number(answer)
     if value is None:
         return _not_a_number(answer, "one number between 0 and 1", verbose)
@@ -254,8 +254,8 @@ def check_observer_agreement(answer, test_split: data.Split, *, verbose: bool = 
         return _finish(
             True,
             (
-                f"The two experts agree with F1 = {truth:.4f}. Models trained on the 1st "
-                "expert's drawings often score a little higher: they learn that expert's "
+                f"The two observers agree with F1 = {truth:.4f}. Models trained on the 1st "
+                "observer's drawings often score a little higher: they learn that observer's "
                 "style, which is not the same as seeing vessels better than a human."
             ),
             verbose,
@@ -263,7 +263,7 @@ def check_observer_agreement(answer, test_split: data.Split, *, verbose: bool = 
     if nearest == "accuracy":
         message = (
             "That is the accuracy. F1 counts only vessel pixels: "
-            "2 TP / (2 TP + FP + FN), with the 1st expert as truth."
+            "2 TP / (2 TP + FP + FN), with the 1st observer as truth."
         )
     elif nearest == "mean":
         message = (

@@ -1,0 +1,80 @@
+"""Do the probabilities mean what they say? Reliability and calibration error.
+
+Explained in ``book/05_evaluation.ipynb``.
+
+A model is calibrated when, of all the pixels it gives probability about
+``p``, a share of about ``p`` are vessel. The pixels inside the field of view
+are sorted into equal-width probability bins; in each, the mean probability
+is set against the share of annotated vessel pixels (the reliability
+diagram), and the expected calibration error (ECE) is the pixel-weighted
+mean gap between the two (Guo et al., 2017).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Equal-width probability bins of the reliability diagram.
+BINS = 10
+
+
+def tallies(probabilities, truth, fov, bins: int = BINS) -> np.ndarray:
+    """Per image and bin: pixels, summed probability, vessel pixels.
+
+    Parameters
+    ----------
+    probabilities, truth, fov : (N, H, W) arrays
+    bins : int
+
+    Returns
+    -------
+    (N, bins, 3) float64 ndarray
+        Sums over images give the pooled tallies of :func:`reliability`.
+    """
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim == 2:  # one image
+        probabilities, truth, fov = (np.asarray(a)[None] for a in (probabilities, truth, fov))
+    result = np.zeros((len(probabilities), bins, 3))
+    for index, (values, labels, region) in enumerate(zip(probabilities, truth, fov)):
+        inside = np.clip(values[region], 0.0, 1.0)
+        which = np.minimum((inside * bins).astype(np.int64), bins - 1)
+        result[index, :, 0] = np.bincount(which, minlength=bins)
+        result[index, :, 1] = np.bincount(which, inside, minlength=bins)
+        result[index, :, 2] = np.bincount(which, labels[region], minlength=bins)
+    return result
+
+
+def calibration_error(pooled: np.ndarray) -> float:
+    """Expected calibration error from pooled ``(bins, 3)`` tallies."""
+    pixels, probability, vessel = pooled[:, 0], pooled[:, 1], pooled[:, 2]
+    total = pixels.sum()
+    return float(np.abs(probability - vessel).sum() / total) if total else float("nan")
+
+
+def reliability(probabilities, truth, fov, bins: int = BINS) -> dict:
+    """The reliability diagram's points and the expected calibration error.
+
+    Explained in ``book/05_evaluation.ipynb``.
+
+    Returns
+    -------
+    dict
+        ``bin_edges`` (bins + 1), and per bin ``pixels``, ``mean_probability``
+        and ``vessel_share`` (``nan`` for an empty bin); ``ece``, the
+        pixel-weighted mean of ``|mean_probability - vessel_share|``, and
+        ``max_gap``, the largest gap over non-empty bins.
+    """
+    pooled = tallies(probabilities, truth, fov, bins).sum(axis=0)
+    pixels = pooled[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_probability = pooled[:, 1] / pixels
+        vessel_share = pooled[:, 2] / pixels
+    gaps = np.abs(mean_probability - vessel_share)[pixels > 0]
+    return {
+        "bin_edges": np.linspace(0.0, 1.0, bins + 1).tolist(),
+        "pixels": pixels.astype(np.int64).tolist(),
+        "mean_probability": mean_probability.tolist(),
+        "vessel_share": vessel_share.tolist(),
+        "ece": calibration_error(pooled),
+        "max_gap": float(gaps.max()) if gaps.size else float("nan"),
+    }

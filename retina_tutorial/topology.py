@@ -1,0 +1,284 @@
+"""The vessel tree beyond pixels: centrelines, widths and broken pieces.
+
+Explained in ``book/05_evaluation.ipynb``.
+
+Pixel F1 counts pixels; a map can score well on it and still break the tree
+into many pieces or miss thin vessels that hold few pixels. The measures here
+look at the tree's shape:
+
+``components``, ``components_10px``
+    8-connected pieces of the vessel map inside the field of view (FOV), and
+    those of 10 pixels or more. An annotated DRIVE tree has about three.
+``centreline_recall``
+    The share of the truth's centreline (its skeleton) that the prediction
+    covers: how much of the tree was found, each vessel counted by length
+    rather than by area, so a thin vessel counts as much as a thick one of
+    the same length. Shit et al. (2021) call it topology sensitivity.
+``centreline_precision``
+    The share of the prediction's centreline that lies on annotated vessel.
+``cldice``
+    The harmonic mean of the two (Shit et al., 2021).
+
+Pooled over several images, the centreline measures sum the skeleton pixels
+of every image before dividing, as the pixel metrics pool confusion counts.
+
+The skeleton is Zhang and Suen's (1984) thinning, written here in NumPy so
+the package needs no image-processing library beyond SciPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+#: Every measure of :func:`tree_metrics`, in report order.
+TOPOLOGY_NAMES = (
+    "components",
+    "components_10px",
+    "centreline_recall",
+    "centreline_precision",
+    "cldice",
+)
+#: The counts of :func:`tree_counts`, in order.
+TREE_COUNT_NAMES = (
+    "components",
+    "components_10px",
+    "truth_centreline",
+    "truth_centreline_found",
+    "predicted_centreline",
+    "predicted_centreline_on_vessel",
+)
+#: Pieces smaller than this many pixels are specks, not broken vessels.
+SMALL_PIECE = 10
+#: Vessels at most this many pixels wide are thin (:func:`thin_vessels`).
+THIN_WIDTH = 2
+
+_EIGHT_CONNECTED = np.ones((3, 3), bool)
+
+
+def skeleton(masks) -> np.ndarray:
+    """The one-pixel-wide centrelines of binary masks (Zhang-Suen thinning).
+
+    Parameters
+    ----------
+    masks : (H, W) or (N, H, W) array
+        Vessel masks; nonzero is vessel.
+
+    Returns
+    -------
+    bool ndarray of the same shape
+        The centreline pixels, a subset of ``masks`` that keeps every piece
+        connected.
+
+    Examples
+    --------
+    A bar 3 pixels wide thins to its middle row, a little shorter at the ends:
+
+    >>> bar = np.zeros((7, 12), bool); bar[2:5, 1:11] = True
+    >>> skeleton(bar).nonzero()[0].tolist() == [3] * 7
+    True
+    """
+    stack, single = _stack(masks, "skeleton")
+    pixels = np.pad(stack, ((0, 0), (1, 1), (1, 1))).astype(np.uint8)
+    while True:
+        removed = _thinning_pass(pixels, first=True)
+        removed |= _thinning_pass(pixels, first=False)
+        if not removed:
+            break
+    thin = pixels[:, 1:-1, 1:-1].astype(bool)
+    return thin[0] if single else thin
+
+
+def vessel_widths(masks) -> np.ndarray:
+    """Each vessel pixel's vessel width, in pixels; 0 on background.
+
+    The width at a centreline pixel is read from the distance to the nearest
+    background pixel (a centre ``d`` pixels from the edge lies in a vessel
+    ``2 d - 1`` or ``2 d`` wide; we take ``2 d - 1`` rounded up to whole
+    pixels, which tells 1-2 pixel vessels from 3-4 pixel ones). Every other
+    vessel pixel takes the width of its nearest centreline pixel, so the
+    edge of a wide vessel is wide, not thin.
+
+    Parameters
+    ----------
+    masks : (H, W) or (N, H, W) array
+
+    Returns
+    -------
+    int ndarray of the same shape
+    """
+    stack, single = _stack(masks, "vessel_widths")
+    widths = np.zeros(stack.shape, np.int32)
+    for index, mask in enumerate(stack):
+        if not mask.any():
+            continue
+        centre = skeleton(mask)
+        depth = ndimage.distance_transform_edt(mask)
+        centre_width = np.ceil(2 * depth[centre] - 1 - 1e-6).astype(np.int32)
+        width_map = np.zeros(mask.shape, np.int32)
+        width_map[centre] = np.maximum(centre_width, 1)
+        _, (rows, cols) = ndimage.distance_transform_edt(~centre, return_indices=True)
+        widths[index] = np.where(mask, width_map[rows, cols], 0)
+    return widths[0] if single else widths
+
+
+def thin_vessels(masks, max_width: int = THIN_WIDTH) -> np.ndarray:
+    """Vessel pixels on vessels at most ``max_width`` pixels wide.
+
+    Explained in ``book/01_data_preparation.ipynb``.
+
+    Parameters
+    ----------
+    masks : (H, W) or (N, H, W) array
+    max_width : int
+
+    Returns
+    -------
+    bool ndarray of the same shape
+        A subset of ``masks``.
+
+    Examples
+    --------
+    >>> mask = np.zeros((12, 20), bool)
+    >>> mask[2, 1:19] = True        # 1 pixel wide
+    >>> mask[6:11, 1:19] = True     # 5 pixels wide
+    >>> thin = thin_vessels(mask)
+    >>> int(thin[2].sum()), int(thin[6:11].sum())
+    (18, 0)
+    """
+    stack, single = _stack(masks, "thin_vessels")
+    thin = stack & (vessel_widths(stack) <= max_width)
+    return thin[0] if single else thin
+
+
+def components(masks, fov=None) -> tuple[int, int]:
+    """Pieces of a vessel map: all of them, and those of 10 pixels or more.
+
+    Counted per image (8-connected, inside ``fov`` when given) and summed.
+
+    Returns
+    -------
+    (int, int)
+    """
+    stack, _ = _stack(masks, "components")
+    if fov is not None:
+        stack = stack & _stack(fov, "components")[0]
+    every = large = 0
+    for mask in stack:
+        labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+        sizes = np.bincount(labels.ravel())[1:]
+        every += int(count)
+        large += int(np.sum(sizes >= SMALL_PIECE))
+    return every, large
+
+
+def tree_counts(prediction, truth, fov) -> dict:
+    """The counts behind :func:`tree_metrics` for one image or a stack.
+
+    Keys: ``components``, ``components_10px``, ``truth_centreline``,
+    ``truth_centreline_found``, ``predicted_centreline``,
+    ``predicted_centreline_on_vessel``. Counts add up over images.
+    """
+    prediction, _ = _stack(prediction, "tree_counts")
+    truth, _ = _stack(truth, "tree_counts")
+    fov, _ = _stack(fov, "tree_counts")
+    if not prediction.shape == truth.shape == fov.shape:
+        raise ValueError(
+            f"tree_counts: prediction {prediction.shape}, truth {truth.shape} and fov "
+            f"{fov.shape} must have the same shape."
+        )
+    predicted, annotated = prediction & fov, truth & fov
+    truth_centre = skeleton(annotated)
+    predicted_centre = skeleton(predicted)
+    every, large = components(predicted)
+    return {
+        "components": every,
+        "components_10px": large,
+        "truth_centreline": int(truth_centre.sum()),
+        "truth_centreline_found": int((truth_centre & predicted).sum()),
+        "predicted_centreline": int(predicted_centre.sum()),
+        "predicted_centreline_on_vessel": int((predicted_centre & annotated).sum()),
+    }
+
+
+def tree_metrics(prediction, truth, fov) -> dict:
+    """Components and centreline recall, precision and clDice of a binary map.
+
+    Parameters
+    ----------
+    prediction, truth, fov : (H, W) or (N, H, W) bool arrays
+        The map scored, the annotation and the field of view. Stacks are
+        pooled: components summed, centreline pixels summed before dividing.
+
+    Returns
+    -------
+    dict
+        :data:`TOPOLOGY_NAMES`, with ``components`` per image when a stack
+        is given (so one image and twenty read alike). Ratios with an empty
+        denominator are ``nan``.
+    """
+    images = len(_stack(truth, "tree_metrics")[0])
+    return metrics_from_counts(tree_counts(prediction, truth, fov), images)
+
+
+def metrics_from_counts(counts: dict, images: int = 1) -> dict:
+    """:data:`TOPOLOGY_NAMES` from summed :func:`tree_counts` of ``images`` images."""
+    recall = _ratio(counts["truth_centreline_found"], counts["truth_centreline"])
+    precision = _ratio(counts["predicted_centreline_on_vessel"], counts["predicted_centreline"])
+    if np.isnan(recall) or np.isnan(precision) or recall + precision == 0:
+        cldice = float("nan") if np.isnan(recall) or np.isnan(precision) else 0.0
+    else:
+        cldice = 2 * recall * precision / (recall + precision)
+    return {
+        "components": counts["components"] / images,
+        "components_10px": counts["components_10px"] / images,
+        "centreline_recall": recall,
+        "centreline_precision": precision,
+        "cldice": cldice,
+    }
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _stack(masks, name: str) -> tuple[np.ndarray, bool]:
+    masks = np.asarray(masks).astype(bool, copy=False)
+    if masks.ndim == 2:
+        return masks[None], True
+    if masks.ndim != 3:
+        raise ValueError(f"{name}: masks must be (H, W) or (N, H, W), got shape {masks.shape}.")
+    return masks, False
+
+
+def _thinning_pass(pixels: np.ndarray, *, first: bool) -> bool:
+    """One Zhang-Suen sub-iteration on padded uint8 masks, in place."""
+    centre = pixels[:, 1:-1, 1:-1]
+    height, width = centre.shape[1:]
+
+    def at(dy, dx):
+        return pixels[:, 1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
+
+    # P2..P9: north, then clockwise
+    ring = [at(-1, 0), at(-1, 1), at(0, 1), at(1, 1), at(1, 0), at(1, -1), at(0, -1), at(-1, -1)]
+    neighbours = sum(p.astype(np.int8) for p in ring)
+    transitions = sum(((ring[i] == 0) & (ring[(i + 1) % 8] == 1)).astype(np.int8) for i in range(8))
+    north, east, south, west = ring[0], ring[2], ring[4], ring[6]
+    if first:
+        keep_shape = (north & east & south) | (east & south & west)
+    else:
+        keep_shape = (north & east & west) | (north & south & west)
+    delete = (
+        (centre == 1)
+        & (neighbours >= 2)
+        & (neighbours <= 6)
+        & (transitions == 1)
+        & (keep_shape == 0)
+    )
+    if not delete.any():
+        return False
+    centre[delete] = 0
+    return True
+
+
+def _ratio(numerator, denominator) -> float:
+    return float(numerator) / float(denominator) if denominator else float("nan")
