@@ -12,7 +12,7 @@ a checkpoint it wrote (``runs/.../best.keras``) loads with plain
 ``keras.saving.load_model`` once ``retina_tutorial`` is imported.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def _register_with_keras() -> None:

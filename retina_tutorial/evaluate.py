@@ -209,15 +209,14 @@ class EvaluationReport:
         lines = [
             f"{self.model_name} on {len(self.test)} {data_name} test images "
             f"(FOV pixels, native resolution{', TTA' if self.tta else ''}):",
-            f"{'metric':<12}" + "".join(f"{name:>14}" for name, _ in columns),
         ]
-        for metric in METRIC_NAMES:
-            cells = []
-            for _, values in columns:
-                value = values.get(metric)
-                cells.append(f"{'—' if value is None else format(value, '.4f'):>14}")
-            lines.append(f"{metric:<12}" + "".join(cells))
-        return "\n".join(lines)
+
+        def cell(values, metric):
+            value = values.get(metric)
+            return "—" if value is None else f"{value:.4f}"
+
+        rows = {metric: metric for metric in METRIC_NAMES}
+        return "\n".join(lines + _side_by_side("metric", rows, columns, cell, (12, 14)))
 
     def intervals_table(self) -> str:
         """Headline scores with their 95 % bootstrap intervals, as text."""
@@ -230,18 +229,17 @@ class EvaluationReport:
             f"Test scores at {self.threshold:.3f}, with 95 % intervals",
             f"({self.intervals['replicates']} bootstrap draws of the "
             f"{len(self.test)} test images):",
-            f"{'':<21}" + "".join(f"{name:>24}" for name, _ in columns),
         ]
-        for metric in HEADLINE_NAMES:
-            cells = []
-            for _, values in columns:
-                value, (low, high) = values.get(metric, (None, (None, None)))
-                cell = "—" if value is None else f"{value:.4f} [{low:.4f}, {high:.4f}]"
-                if metric.startswith("components") and value is not None:
-                    cell = f"{value:.1f} [{low:.1f}, {high:.1f}]"
-                cells.append(f"{cell:>24}")
-            lines.append(f"{HEADLINE_LABELS[metric]:<21}" + "".join(cells))
-        return "\n".join(lines)
+
+        def cell(values, metric):
+            if metric not in values:
+                return "—"
+            value, (low, high) = values[metric]
+            digits = 1 if metric.startswith("components") else 4
+            return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+        rows = {metric: HEADLINE_LABELS[metric] for metric in HEADLINE_NAMES}
+        return "\n".join(lines + _side_by_side("", rows, columns, cell, (21, 24)))
 
     def _headline(self, who: str) -> dict:
         """metric -> (value, (low, high)) for ``model`` or ``second_observer``."""
@@ -752,6 +750,16 @@ def confidence_intervals(
 
 
 # --- helpers -----------------------------------------------------------------
+
+
+def _side_by_side(corner: str, rows: dict, columns: list, cell, widths) -> list:
+    """Text lines: a header of column names, then one line per row of cells."""
+    label_width, cell_width = widths
+    lines = [f"{corner:<{label_width}}" + "".join(f"{name:>{cell_width}}" for name, _ in columns)]
+    for key, label in rows.items():
+        cells = "".join(f"{cell(values, key):>{cell_width}}" for _, values in columns)
+        lines.append(f"{label:<{label_width}}" + cells)
+    return lines
 
 
 def _image_tallies(prediction, truth, fov) -> dict:
