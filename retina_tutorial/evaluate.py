@@ -239,7 +239,7 @@ class EvaluationReport:
             return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
         rows = {metric: HEADLINE_LABELS[metric] for metric in HEADLINE_NAMES}
-        return "\n".join(lines + _side_by_side("", rows, columns, cell, (21, 24)))
+        return "\n".join(lines + _side_by_side("", rows, columns, cell, (21, 26)))
 
     def _headline(self, who: str) -> dict:
         """metric -> (value, (low, high)) for ``model`` or ``second_observer``."""
