@@ -291,7 +291,10 @@ class _Poison(keras.callbacks.Callback):
 def test_nan_loss_stops_cleanly_and_keeps_best_keras(tiny_data, tmp_path, capsys):
     out_dir = tmp_path / "nan"
     result = train.train(TINY, tiny_data, out_dir, callbacks=[_Poison()], verbose=2)
-    assert "stopped: the loss became NaN" in capsys.readouterr().out.splitlines()[-1]
+    printed = capsys.readouterr().out
+    summary = " ".join(printed[printed.rindex("Trained") :].split())  # the last, wrapped line
+    assert "stopped: the loss became NaN; try a lower learning rate" in summary
+    assert "-> nan/best.keras" in summary and str(tmp_path) not in summary
     assert result.summary["stopped_by"] == "nan_loss"
     assert result.summary["epochs_run"] == 2
     assert result.summary["best_epoch"] == 1
