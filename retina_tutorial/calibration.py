@@ -17,6 +17,11 @@ import numpy as np
 #: Equal-width probability bins of the reliability diagram.
 BINS = 10
 
+#: The probabilities a threshold is chosen among. Most FOV pixels are easy
+#: background in the lowest bin, which pulls the overall ECE towards 0 however
+#: the middle bins behave; the mid-range ECE leaves the two end bins out.
+MID_RANGE = (0.1, 0.9)
+
 
 def tallies(probabilities, truth, fov, bins: int = BINS) -> np.ndarray:
     """Per image and bin: pixels, summed probability, vessel pixels.
@@ -62,7 +67,11 @@ def reliability(probabilities, truth, fov, bins: int = BINS) -> dict:
         ``bin_edges`` (bins + 1), and per bin ``pixels``, ``mean_probability``
         and ``vessel_share`` (``nan`` for an empty bin); ``ece``, the
         pixel-weighted mean of ``|mean_probability - vessel_share|``, and
-        ``max_gap``, the largest gap over non-empty bins.
+        ``max_gap``, the largest gap over non-empty bins; ``mid_range``:
+        the same over the bins inside :data:`MID_RANGE` only (``low``,
+        ``high``, ``pixel_share`` of all pixels, ``ece``, ``max_gap``, and
+        ``mean_signed_gap``, which is positive when the model gives vessel a
+        higher probability than the share of vessel it finds there).
     """
     pooled = tallies(probabilities, truth, fov, bins).sum(axis=0)
     pixels = pooled[:, 0]
@@ -70,6 +79,7 @@ def reliability(probabilities, truth, fov, bins: int = BINS) -> dict:
         mean_probability = pooled[:, 1] / pixels
         vessel_share = pooled[:, 2] / pixels
     gaps = np.abs(mean_probability - vessel_share)[pixels > 0]
+    edges = np.linspace(0.0, 1.0, bins + 1)
     return {
         "bin_edges": np.linspace(0.0, 1.0, bins + 1).tolist(),
         "pixels": pixels.astype(np.int64).tolist(),
@@ -77,4 +87,26 @@ def reliability(probabilities, truth, fov, bins: int = BINS) -> dict:
         "vessel_share": vessel_share.tolist(),
         "ece": calibration_error(pooled),
         "max_gap": float(gaps.max()) if gaps.size else float("nan"),
+        "mid_range": _mid_range(pooled, edges),
+    }
+
+
+def _mid_range(pooled: np.ndarray, edges: np.ndarray) -> dict:
+    """Calibration over the bins that lie inside :data:`MID_RANGE`."""
+    low, high = MID_RANGE
+    inside = (edges[:-1] >= low - 1e-9) & (edges[1:] <= high + 1e-9)
+    chosen = pooled[inside]
+    pixels = chosen[:, 0]
+    total = pixels.sum()
+    filled = pixels > 0
+    signed = (chosen[filled, 1] - chosen[filled, 2]) / pixels[filled]
+    return {
+        "low": low,
+        "high": high,
+        "pixel_share": float(total / pooled[:, 0].sum()) if pooled[:, 0].sum() else float("nan"),
+        "ece": calibration_error(chosen),
+        "max_gap": float(np.abs(signed).max()) if signed.size else float("nan"),
+        "mean_signed_gap": float((chosen[:, 1] - chosen[:, 2]).sum() / total)
+        if total
+        else float("nan"),
     }

@@ -158,6 +158,8 @@ class EvaluationReport:
         observer and of the 1st annotation.
     calibration : dict or None
         :func:`retina_tutorial.calibration.reliability` of the test maps.
+    validation_calibration : dict or None
+        The same for the validation maps, which chose the threshold.
     intervals : dict or None
         :func:`confidence_intervals` at ``threshold``.
     """
@@ -186,6 +188,7 @@ class EvaluationReport:
     topology: dict | None = None
     calibration: dict | None = None
     intervals: dict | None = None
+    validation_calibration: dict | None = None
 
     def __repr__(self) -> str:
         return (
@@ -652,6 +655,9 @@ def evaluate_model(model, dataset: data.Dataset, *, tta: bool = False, batch_siz
         topology=topology_summary(predicted, split, at_half=test >= 0.5),
         calibration=calibration.reliability(test, split.vessels, split.fov),
         intervals=confidence_intervals(test, split, threshold) if len(split) > 1 else None,
+        validation_calibration=calibration.reliability(
+            validation, dataset.validation.vessels, dataset.validation.fov
+        ),
     )
 
 

@@ -344,25 +344,35 @@ def plot_reliability(reliability: dict, *, title: str | None = None) -> Figure:
     ----------
     reliability : dict
         From :func:`retina_tutorial.calibration.reliability` (or the
-        ``calibration`` of a ``metrics.json``).
+        ``calibration`` of a ``metrics.json``); or several of them by label,
+        such as ``{"validation": ..., "test": ...}``, drawn in one diagram.
     title : str, optional
     """
-    edges = np.asarray(reliability["bin_edges"], float)
-    pixels = np.asarray(reliability["pixels"], float)
-    mean = np.asarray(reliability["mean_probability"], float)
-    share = np.asarray(reliability["vessel_share"], float)
+    curves = {"the model": reliability} if "bin_edges" in reliability else dict(reliability)
+    if not curves:
+        raise ValueError("reliability is empty: pass calibration.reliability(...) results.")
+    colours = ("#0072B2", "#D55E00", "#009E73")
     figure = Figure(figsize=(6.4, 6.4), layout="constrained")
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     top.plot([0, 1], [0, 1], color="0.6", linestyle="--", label="calibrated")
-    filled = pixels > 0
-    top.plot(mean[filled], share[filled], "o-", color="#0072B2", label="the model")
+    width = 0.9 / len(curves)
+    for index, (label, curve) in enumerate(curves.items()):
+        colour = colours[index % len(colours)]
+        edges = np.asarray(curve["bin_edges"], float)
+        pixels = np.asarray(curve["pixels"], float)
+        mean = np.asarray(curve["mean_probability"], float)
+        share = np.asarray(curve["vessel_share"], float)
+        filled = pixels > 0
+        name = label if len(curves) == 1 else f"{label} (ECE {curve['ece']:.4f})"
+        top.plot(mean[filled], share[filled], "o-", color=colour, label=name)
+        steps = np.diff(edges)
+        left = edges[:-1] + steps * (0.05 + index * width)
+        bottom.bar(left, pixels, width=steps * width, align="edge", color=colour, alpha=0.7)
     top.set(ylabel="share of pixels that are vessel", xlim=(0, 1), ylim=(0, 1))
     top.legend(loc="upper left", frameon=False)
-    top.set_title(
-        title or f"Reliability inside the FOV (calibration error {reliability['ece']:.4f})"
-    )
-    centres = (edges[:-1] + edges[1:]) / 2
-    bottom.bar(centres, pixels, width=np.diff(edges) * 0.9, color="#999999")
+    if title is None and len(curves) == 1:
+        title = f"Reliability inside the FOV (calibration error {curve['ece']:.4f})"
+    top.set_title(title or "Reliability inside the FOV")
     bottom.set(yscale="log", xlabel="predicted vessel probability (bin mean)", ylabel="pixels")
     return figure
 
@@ -450,6 +460,7 @@ def plot_per_image(
     metric: str = "f1",
     reference_rows=None,
     reference_label: str = "2nd observer",
+    data_name: str | None = None,
 ) -> Figure:
     """One bar per test image for ``metric``, with the 2nd observer as reference.
 
@@ -466,6 +477,9 @@ def plot_per_image(
         E.g. :func:`retina_tutorial.evaluate.second_observer_per_image`,
         drawn as diamonds on the matching images.
     reference_label : str
+    data_name : str, optional
+        The data set's name for the axis label (``Dataset.name``, such as
+        ``"DRIVE"`` or ``"synthetic"``); without it the axis says "test image".
     """
     if metric not in evaluate.METRIC_NAMES:
         raise ValueError(f"metric must be one of {evaluate.METRIC_NAMES}, got {metric!r}.")
@@ -509,7 +523,8 @@ def plot_per_image(
     low = min(finite.min() if finite.size else 0.0, 1.0)
     ax.set_ylim(max(0.0, low - 0.1), 1.0)
     ax.set_xticks(positions, ids)
-    ax.set(xlabel="DRIVE test image", ylabel=name, title=f"{name} of each test image")
+    xlabel = f"{data_name} test image" if data_name else "test image"
+    ax.set(xlabel=xlabel, ylabel=name, title=f"{name} of each test image")
     ax.grid(axis="y", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: (labels[i] != "Model", i))

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 import retina_tutorial
-from retina_tutorial import evaluate, plotting
+from retina_tutorial import evaluate, plotting, splits
 
 
 def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None) -> Path:
@@ -35,9 +35,11 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
         Pooled test metrics at 0.5 and at the validation threshold, the
         top-level ``threshold``, ``second_observer``, validation metrics,
         ``confidence_intervals`` (95 % bootstrap over the test images, for
-        the model and the 2nd observer), ``calibration`` (reliability bins
-        and expected calibration error), ``topology`` (pieces and centreline
-        recall, precision and clDice, for the model and the 2nd observer)
+        the model and the 2nd observer), ``calibration`` and
+        ``validation_calibration`` (reliability bins and expected calibration
+        error, overall and over the mid range, of the test and validation
+        maps), ``topology`` (pieces and centreline recall, precision and
+        clDice, for the model and the 2nd observer)
         and provenance (model file name and SHA-256, data, protocol, package
         version, time). No absolute path is written: reports get shared.
         Undefined metrics are ``null``.
@@ -90,6 +92,7 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
         "second_observer": report.second_observer,
         "confidence_intervals": report.intervals,
         "calibration": report.calibration,
+        "validation_calibration": report.validation_calibration,
         "topology": report.topology,
         "tta": report.tta,
         "seconds_per_image": report.seconds_per_image,
@@ -149,7 +152,10 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
             second_observer=report.second_observer,
         ),
         "per_image_f1.png": plotting.plot_per_image(
-            tuned, metric="f1", reference_rows=report.second_observer_per_image
+            tuned,
+            metric="f1",
+            reference_rows=report.second_observer_per_image,
+            data_name=splits.display_name(report.data_source),
         ),
         f"triptych_{name}.png": plotting.plot_triptych(
             median_image.images[0],
@@ -169,7 +175,11 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
         f"probability_{name}.png": plotting.plot_probability_map(
             median_map, fov=median_image.fov[0], image_id=name
         ),
-        "reliability.png": plotting.plot_reliability(report.calibration),
+        "reliability.png": plotting.plot_reliability(
+            {"validation": report.validation_calibration, "test": report.calibration}
+            if report.validation_calibration
+            else report.calibration
+        ),
         f"tree_breaks_{name}.png": plotting.plot_tree_breaks(
             median_image.vessels[0],
             median_map >= report.threshold,

@@ -48,3 +48,27 @@ def test_tallies_add_up_over_images():
     assert per_image[..., 0].sum() == 1200
     pooled = calibration.calibration_error(per_image.sum(axis=0))
     assert pooled == pytest.approx(calibration.reliability(probabilities, truth, fov)["ece"])
+
+
+def test_mid_range_leaves_out_the_easy_end_bins_and_keeps_the_sign():
+    # 8 easy background pixels at 0.01 (right), 2 pixels at 0.55 that are never vessel
+    probabilities = np.array([[0.01] * 8 + [0.55] * 2])
+    truth = np.zeros_like(probabilities, bool)
+    result = calibration.reliability(probabilities, truth, np.ones_like(truth))
+    assert result["ece"] == pytest.approx((8 * 0.01 + 2 * 0.55) / 10)
+    middle = result["mid_range"]
+    assert (middle["low"], middle["high"]) == calibration.MID_RANGE
+    assert middle["pixel_share"] == pytest.approx(0.2)
+    assert middle["ece"] == pytest.approx(0.55)
+    assert middle["max_gap"] == pytest.approx(0.55)
+    assert middle["mean_signed_gap"] == pytest.approx(0.55)  # over-predicts vessel
+    under = calibration.reliability(probabilities, ~truth, np.ones_like(truth))["mid_range"]
+    assert under["mean_signed_gap"] == pytest.approx(-0.45)
+
+
+def test_mid_range_of_an_empty_middle_is_undefined():
+    probabilities = np.array([[0.01, 0.99]])
+    truth = np.array([[False, True]])
+    middle = calibration.reliability(probabilities, truth, np.ones_like(truth))["mid_range"]
+    assert middle["pixel_share"] == 0.0
+    assert np.isnan(middle["ece"]) and np.isnan(middle["max_gap"])

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from retina_tutorial import data, evaluate, plotting
+from retina_tutorial import calibration, data, evaluate, plotting
 
 SHAPE = (48, 40)
 
@@ -268,3 +268,28 @@ def test_wide_probability_map_enlarges_its_text_with_the_figure():
     assert label(small) == 10
     # 1800 + 24 + 220 pixels wide, shrunk to PAGE_PIXELS on a page.
     assert label(wide) == pytest.approx(10 * (1800 + 24 + 220) / plotting.PAGE_PIXELS)
+
+
+def test_per_image_axis_names_the_data_set():
+    rows = [{"id": "01", "f1": 0.7}, {"id": "02", "f1": 0.8}]
+    synthetic = plotting.plot_per_image(rows, data_name="synthetic").axes[0]
+    assert synthetic.get_xlabel() == "synthetic test image"
+    assert plotting.plot_per_image(rows).axes[0].get_xlabel() == "test image"
+
+
+def test_reliability_draws_several_curves_with_their_errors():
+    rng = np.random.default_rng(0)
+    probabilities = rng.random((2, 20, 20)).astype(np.float32)
+    truth = rng.random((2, 20, 20)) < probabilities
+    fov = np.ones_like(truth)
+    curves = {
+        "validation": calibration.reliability(probabilities, truth, fov),
+        "test": calibration.reliability(probabilities**2, truth, fov),
+    }
+    figure = plotting.plot_reliability(curves)
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert labels[0] == "calibrated"
+    assert labels[1] == f"validation (ECE {curves['validation']['ece']:.4f})"
+    assert labels[2].startswith("test (ECE ")
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_reliability({})
