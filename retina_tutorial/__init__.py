@@ -4,8 +4,9 @@ Modules follow the pipeline, each importing only from earlier stages:
 ``config`` / ``environment`` -> ``scale`` -> ``field_of_view`` -> ``splits``
 -> ``drive`` / ``synthetic`` / ``public_sets`` -> ``data`` -> ``cache`` ->
 ``augment`` -> ``pipeline`` -> ``model`` -> ``model_files`` -> ``losses`` ->
-``train`` -> ``inference`` -> ``evaluate`` -> ``plotting`` -> ``report`` -> ``widgets`` /
-``exercises`` -> ``cli``.
+``train`` -> ``inference`` -> ``evaluate`` -> ``plotting`` -> ``report`` -> ``prose`` /
+``widgets`` / ``exercises`` -> ``cli``. ``prose`` writes the chapters'
+data-dependent sentences from their own results.
 
 Importing the package registers its losses, metrics and layers with Keras, so
 a checkpoint it wrote (``runs/.../best.keras``) loads with plain

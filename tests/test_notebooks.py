@@ -263,3 +263,74 @@ def test_pages_may_not_show_the_machines_paths():
     ]
     shown = checks.paths_in_outputs(outputs, paths)
     assert shown == [f"Data: DRIVE from {ROOT}/data", f"saved to {temporary}/x1/best"]
+
+
+def _markdown(text):
+    return {"cell_type": "markdown", "source": text}
+
+
+def test_prose_numbers_must_be_shown_constant_or_labelled_drive_figures():
+    checks = _root_conftest()
+    cells = [
+        _markdown("The threshold chosen here is 0.581, and 0.5 is the default."),
+        _markdown("Sensitivity 48.7 % of the pixels; Keras 3.14 and Python 3.11 are versions."),
+        _markdown("On DRIVE, shipped model: F1 0.8180 and ROC AUC 0.9806."),
+        _markdown("Its ECE is about 0.005."),  # typed, neither shown nor labelled
+        _markdown("Shipped F1 0.8180 without a label."),
+        _markdown("## Resources and references\n\n- Journal 23(4), 501.509, 2004, 1.2345"),
+        _markdown("Code `x = 0.123` and [a link](https://example.org/0.77) are not prose."),
+        {"cell_type": "code", "source": "print(0.9999)"},
+    ]
+    shown = "threshold 0.5810\nvessel share 0.4871"
+    problems = checks.unbacked_prose(cells, shown, drive_figures=[0.81802, 0.98061])
+    assert [problem.split(" in: ")[0] for problem in problems] == ["0.005", "0.8180"]
+    assert "Its ECE is about 0.005." in problems[0]
+
+
+def test_prose_number_matches_to_the_digits_written():
+    checks = _root_conftest()
+    assert checks.shown_in("0.72", False, [0.7195])
+    assert not checks.shown_in("0.72", False, [0.7149])
+    assert checks.shown_in("48.7", True, [0.4871])  # a share printed as a fraction
+    assert not checks.shown_in("48.7", False, [0.4871])
+    assert checks.shipped_drive_figures(), "the shipped model's reports are missing"
+
+
+def test_every_page_carries_a_banner_naming_its_data(monkeypatch):
+    spec = importlib.util.spec_from_file_location("data_banner", ROOT / "book/_ext/data_banner.py")
+    banner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(banner)
+    assert "Synthetic build" in banner.banner("synthetic")
+    assert 'href="intro.html#getting-drive"' in banner.banner("synthetic")
+    assert "DRIVE build" in banner.banner("drive")
+    assert "CHASE_DB1 build" in banner.banner("chase_db1")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["sphinx"]["local_extensions"] == {"data_banner": "book/_ext"}
+    monkeypatch.delenv("RETINA_TUTORIAL_DATA", raising=False)
+    settings = types.SimpleNamespace(html_theme_options={"logo": {}})
+    banner._announce(None, settings)
+    assert settings.html_theme_options["announcement"] == banner.banner("synthetic")
+    assert settings.html_theme_options["logo"] == {}
+    heading = "## Getting DRIVE"
+    assert heading in (ROOT / "book/intro.md").read_text(), "the banner links to this section"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_read_right_in_jupyterlab_and_colab(path):
+    """No MyST-only markup in markdown; solutions folded there too; live widgets not redrawn."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            assert not re.search(r"^(:::|```)\{", cell.source, re.M), (
+                f"{path.name}: a MyST directive shows as raw text in JupyterLab and Colab; "
+                "use markdown all three render (a > quote for a note)"
+            )
+        if "hide-cell" in cell.metadata.get("tags", ()):
+            assert cell.metadata.get("jupyter") == {
+                "source_hidden": True,
+                "outputs_hidden": True,
+            }, f"{path.name}: a folded solution must be folded in JupyterLab too"
+        assert not re.search(r"\bexplorer\.update\(", cell.source), (
+            f"{path.name}: redrawing the live explorer changes the reader's widget; "
+            "draw the book's figure with a second explorer"
+        )
