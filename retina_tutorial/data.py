@@ -38,6 +38,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "Split",
+    "configured_source",
     "data_line",
     "find_root",
     "layout_files",
@@ -97,6 +98,30 @@ def load_dataset(
     if verbose:
         print(data_line(dataset))
     return dataset
+
+
+def configured_source(path=None) -> str:
+    """Which data :func:`load_dataset` would use, without loading it.
+
+    ``"synthetic"`` when no data set is configured, else the configured
+    one's kind (``"drive"``, ``"stare"``, ...). The book's build uses it to
+    say on every page which data its numbers come from.
+
+    Raises
+    ------
+    DataError
+        If a location is configured but missing or unrecognised, as
+        :func:`load_dataset` would.
+    """
+    location = config.data_location(path)
+    if location is None:
+        return "synthetic"
+    if not location.exists():
+        raise DataError(
+            f"{location} does not exist: set {config.DATA_VARIABLE} to the folder or "
+            "archive of a data set, or unset it to use the synthetic set."
+        )
+    return public_sets.detect(location)
 
 
 def data_line(dataset: Dataset, note: str = "") -> str:
