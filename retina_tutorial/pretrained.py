@@ -31,6 +31,9 @@ REPORTS = {
 #: ``benchmarks/bench_time_to_quality.py --csv``: validation AUC against wall
 #: time for the full profile's recipe on 2 CPU cores.
 TIME_TO_QUALITY_FILE = WEIGHTS_DIR / "time_to_quality.csv"
+#: ``benchmarks/bench_scale.py --csv``: the shipped model on DRIVE's test
+#: images resized by 0.5, 1, 2 and 4, predicted as given and at its scale.
+SCALE_BENCHMARK_FILE = WEIGHTS_DIR / "bench_scale.csv"
 #: Where and how long the shipped model was trained (see MODEL_CARD.md).
 TRAINING_HARDWARE = "2 CPU cores (Intel Xeon), 50 min"
 #: SHA-256 of MODEL_FILE, recorded when the model was shipped.
@@ -156,6 +159,30 @@ def time_to_quality() -> dict:
         "minutes": [float(row["minutes"]) for row in rows],
         "val_auc": [float(row["val_auc"]) for row in rows],
     }
+
+
+def scale_benchmark() -> list:
+    """The scale benchmark of the shipped model on DRIVE, one dict per row.
+
+    Explained in ``book/06_going_further.ipynb``.
+
+    Returns
+    -------
+    list of dict
+        ``case`` (the resize factor, as labelled), ``path`` (``"as given"``
+        or ``"at the model's scale"``), ``images`` (int), ``roc_auc``,
+        ``f1`` (at 0.5), ``seconds_per_image`` and ``resize_factor``
+        (float); empty when this installation ships no benchmark.
+    """
+    if not SCALE_BENCHMARK_FILE.is_file():
+        return []
+    with SCALE_BENCHMARK_FILE.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    numbers = ("roc_auc", "f1", "seconds_per_image", "resize_factor")
+    return [
+        {**row, "images": int(row["images"]), **{name: float(row[name]) for name in numbers}}
+        for row in rows
+    ]
 
 
 def _table_intervals(report: dict, who: str) -> dict:

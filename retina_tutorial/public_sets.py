@@ -38,6 +38,7 @@ line gives the camera's field angle once; without it, 45°.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
 import re
@@ -59,6 +60,9 @@ from retina_tutorial.splits import (
 )
 
 #: Which loader reads which data set, and how it is named in reports.
+#: The file :mod:`retina_tutorial.stand_in` leaves in a stand-in's folder:
+#: its first line says what the stand-in was made from.
+STAND_IN_FILE = "STAND_IN.txt"
 KINDS = {"stare": "STARE", "chase_db1": "CHASE_DB1", "hrf": "HRF", "csv": "own data (CSV)"}
 FIELD_DEGREES = {"stare": 35.0, "chase_db1": 30.0, "hrf": 45.0}
 STARE_IDS = (
@@ -224,9 +228,12 @@ def load_stare(location) -> Dataset:
 
     Split as most papers do: the first 10 to train on (the last two of them,
     im0082 and im0139, to validate on), the last 10 to test. Some label
-    pixels are neither 0 nor 255; they are thresholded at 128.
+    pixels are neither 0 nor 255; they are thresholded at 128. A folder
+    that :func:`retina_tutorial.stand_in.write_stare` wrote (it holds
+    :data:`STAND_IN_FILE`) is read as what it is: source
+    ``'stare_stand_in'``, described with what it was made from.
     """
-    return _two_annotators(
+    dataset = _two_annotators(
         "stare",
         location,
         lambda i: ((f"{i}.ppm.gz", f"{i}.ppm"), (f"{i}.ah.ppm.gz", f"{i}.ah.ppm"),
@@ -234,6 +241,15 @@ def load_stare(location) -> Dataset:
         (STARE_IDS[:8], STARE_IDS[8:10], STARE_IDS[10:]),
         "split: im0001-im0139 train (im0082, im0139 validation), last 10 test",
     )  # fmt: skip
+    marker = Path(location) / STAND_IN_FILE
+    if not marker.is_file():
+        return dataset
+    made_from = marker.read_text().strip().splitlines()[0]
+    return dataclasses.replace(
+        dataset,
+        source="stare_stand_in",
+        description=f"{made_from}; {dataset.description.removeprefix('STARE ')}",
+    )
 
 
 def load_chase_db1(location) -> Dataset:

@@ -345,7 +345,8 @@ PUBLISHED = (
         sensitivity=0.8212,
         specificity=0.9840,
         params=538_707,
-        unverified=("specificity",),
+        # Every score comes from secondary sources (notes), none from the paper.
+        unverified=("roc_auc", "f1", "accuracy", "sensitivity", "specificity"),
         protocol=(
             "All 584x565 pixels scored, FOV ignored (the author confirms this in "
             "issue #7); images zero-padded to 592x592 for the network and cropped "

@@ -128,7 +128,13 @@ def one_image(image, vessels, fov, image_id, vessels_2nd=None) -> Split:
 
 
 #: How reports name each data set.
-DISPLAY_NAMES = {"drive": "DRIVE", "stare": "STARE", "chase_db1": "CHASE_DB1", "hrf": "HRF"}
+DISPLAY_NAMES = {
+    "drive": "DRIVE",
+    "stare": "STARE",
+    "stare_stand_in": "STARE stand-in",
+    "chase_db1": "CHASE_DB1",
+    "hrf": "HRF",
+}
 
 
 def display_name(source: str) -> str:
@@ -161,7 +167,9 @@ class Dataset:
         17, 3 and 20 images for DRIVE and for the synthetic set.
     source : str
         Which data this is: ``'drive'``, ``'synthetic'``, ``'stare'``,
-        ``'chase_db1'``, ``'hrf'`` or ``'csv'``.
+        ``'chase_db1'``, ``'hrf'`` or ``'csv'``; ``'stare_stand_in'`` for
+        the stand-in that :mod:`retina_tutorial.stand_in` writes in STARE's
+        layout.
     description : str
         One line for people: what the data is, where it was read, which
         split, and whether the FOV masks were given or estimated.

@@ -68,14 +68,29 @@ def narrower_camera(image, vessels, vessels_2nd, fov, field_degrees: float = 45.
     return frame.astype(np.float32), labels[0] & circle, labels[1] & circle
 
 
-def write_stare(test: Split, folder, field_degrees: float = 45.0) -> Path:
+def write_stare(
+    test: Split, folder, field_degrees: float = 45.0, *, made_from: str = "DRIVE"
+) -> Path:
     """Write ``test`` (20 images with a 2nd annotation) as a STARE stand-in in ``folder``.
+
+    Parameters
+    ----------
+    test : Split
+        The 20 test images it is made from.
+    folder : str or Path
+    field_degrees : float
+        Their camera's field angle.
+    made_from : str
+        The name of the data set they come from (``Dataset.name``), written
+        into the stand-in so that everything that reads it says so.
 
     Returns
     -------
     Path
         ``folder``, holding ``stare-images.tar``, ``labels-ah.tar`` and
-        ``labels-vk.tar`` as STARE is distributed.
+        ``labels-vk.tar`` as STARE is distributed, and
+        :data:`retina_tutorial.public_sets.STAND_IN_FILE`, which makes
+        :func:`retina_tutorial.public_sets.load_stare` read it as a stand-in.
     """
     if len(test) != len(public_sets.STARE_IDS) or test.vessels_2nd is None:
         raise ValueError(
@@ -101,6 +116,12 @@ def write_stare(test: Split, folder, field_degrees: float = 45.0) -> Path:
             _add(images, f"{stare_id}.ppm.gz", pixels)
             _add(first, f"{stare_id}.ah.ppm.gz", vessels.astype(np.uint8) * 255)
             _add(second, f"{stare_id}.vk.ppm.gz", vessels_2nd.astype(np.uint8) * 255)
+    (folder / public_sets.STAND_IN_FILE).write_text(
+        f"stand-in for STARE made from {made_from} test images "
+        f"{test.ids[0]}-{test.ids[-1]} (not STARE)\n"
+        "Written by retina_tutorial.stand_in.write_stare: each photograph cut to the "
+        "central 35 degrees, enlarged to STARE's FOV width, framed and recoloured.\n"
+    )
     return folder
 
 

@@ -208,3 +208,36 @@ def test_model_card_states_the_shipped_uncertainty_and_topology():
     tree = report["topology"]
     assert f"{tree['model']['centreline_recall']:.3f}" in card
     assert f"{tree['second_observer']['centreline_recall']:.3f}" in card
+
+
+def test_model_card_states_the_mid_range_calibration_of_both_sets():
+    card = " ".join(pretrained.MODEL_CARD.read_text().split())
+    report = json.loads(pretrained.REPORTS["without TTA"].read_text())
+    for key in ("calibration", "validation_calibration"):
+        middle = report[key]["mid_range"]
+        assert f"mid-range ECE {middle['ece']:.4f}" in card or (
+            f"the ECE is {middle['ece']:.4f}" in card
+        ), key
+        assert f"largest gap {middle['max_gap']:.4f}" in card or (
+            f"the largest gap {middle['max_gap']:.4f}" in card
+        ), key
+        assert middle["mean_signed_gap"] > 0  # the card says: over-predicts vessel
+    test = report["test"]["threshold_validation"]
+    assert (
+        f"sensitivity ({test['sensitivity']:.3f}) is below precision ({test['precision']:.3f})"
+        in card
+    )
+
+
+def test_scale_benchmark_ships_and_agrees_with_the_report_at_factor_1():
+    rows = pretrained.scale_benchmark()
+    cases = {(row["case"], row["path"]): row for row in rows}
+    assert {case for case, _ in cases} == {"0.5", "1", "2", "4", "4, cut"}
+    report = json.loads(pretrained.REPORTS["without TTA"].read_text())["test"]["threshold_0.5"]
+    for path in ("as given", "at the model's scale"):
+        row = cases[("1", path)]
+        assert row["images"] == 20 and row["resize_factor"] == 1.0
+        # The same 20 images at their own size: the shipped report's scores at 0.5.
+        assert row["roc_auc"] == pytest.approx(report["roc_auc"], abs=1e-4)
+        assert row["f1"] == pytest.approx(report["f1"], abs=1e-4)
+    assert cases[("4", "at the model's scale")]["resize_factor"] == pytest.approx(0.25, abs=0.01)

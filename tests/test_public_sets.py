@@ -236,14 +236,24 @@ def test_init_of_another_architecture_is_refused(loaded, tmp_path):
 def test_the_stand_in_is_a_narrower_camera_in_stares_layout(synthetic_dataset, tmp_path):
     from retina_tutorial import stand_in
 
-    folder = stand_in.write_stare(synthetic_dataset.test, tmp_path / "STARE")
+    folder = stand_in.write_stare(
+        synthetic_dataset.test, tmp_path / "STARE", made_from=synthetic_dataset.name
+    )
     assert sorted(p.name for p in folder.iterdir()) == [
+        public_sets.STAND_IN_FILE,
         "labels-ah.tar",
         "labels-vk.tar",
         "stare-images.tar",
     ]
     own = data.load_dataset(folder, verbose=False)
-    assert own.source == "stare" and own.test.images.shape[1:3] == stand_in.STARE_FRAME
+    assert own.source == "stare_stand_in" and own.test.images.shape[1:3] == stand_in.STARE_FRAME
+    # What reads it says what it is, never plain "STARE".
+    assert own.name == "STARE stand-in"
+    assert own.description.startswith(
+        "stand-in for STARE made from synthetic test images 01-20 (not STARE); "
+    )
+    (folder / public_sets.STAND_IN_FILE).unlink()  # without the marker: read as STARE
+    assert data.load_dataset(folder, verbose=False).source == "stare"
     photo = scale.Scale(scale.fov_diameter(own.test.fov[0]), own.field_degrees)
     assert photo.fov_diameter == pytest.approx(stand_in.STARE_FOV_WIDTH, abs=6)
     fov = own.test.fov[0]
