@@ -13,7 +13,7 @@ a checkpoint it wrote (``runs/.../best.keras``) loads with plain
 ``keras.saving.load_model`` once ``retina_tutorial`` is imported.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def _register_with_keras() -> None:
