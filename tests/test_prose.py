@@ -83,27 +83,18 @@ def test_tree_comparison_says_what_its_numbers_say():
     assert "more pieces (60)" in behind and "covers more of the centreline" in behind
 
 
-def test_threshold_shift_names_a_calibration_shift_only_when_the_sets_disagree():
+def _shift_text(test_scores, best_threshold):
     validation = {"sensitivity": 0.842, "precision": 0.801}
-    shifted = " ".join(
-        prose.threshold_shift(
-            validation,
-            {"sensitivity": 0.769, "precision": 0.874},
-            0.581,
-            best_threshold=0.450,
-            best_f1=0.8271,
-        ).data.split()
-    )
+    text = prose.threshold_shift(
+        validation, test_scores, 0.581, best_threshold=best_threshold, best_f1=0.8271
+    ).data
+    return " ".join(text.split())
+
+
+def test_threshold_shift_names_a_calibration_shift_only_when_the_sets_disagree():
+    shifted = _shift_text({"sensitivity": 0.769, "precision": 0.874}, 0.450)
     assert "0.450, lies above half their best F1 (0.414)" in shifted
     assert "calibration shift" in shifted
-    same = " ".join(
-        prose.threshold_shift(
-            validation,
-            {"sensitivity": 0.85, "precision": 0.80},
-            0.581,
-            best_threshold=0.41,
-            best_f1=0.8271,
-        ).data.split()
-    )
+    same = _shift_text({"sensitivity": 0.85, "precision": 0.80}, 0.41)
     assert "lies at half their best F1" in same
     assert "calibration shift" not in same and "noise of tuning" in same
