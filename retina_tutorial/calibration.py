@@ -78,34 +78,37 @@ def reliability(probabilities, truth, fov, bins: int = BINS) -> dict:
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_probability = pooled[:, 1] / pixels
         vessel_share = pooled[:, 2] / pixels
-    gaps = np.abs(mean_probability - vessel_share)[pixels > 0]
+    signed_gaps = mean_probability - vessel_share  # nan for an empty bin
     edges = np.linspace(0.0, 1.0, bins + 1)
     return {
-        "bin_edges": np.linspace(0.0, 1.0, bins + 1).tolist(),
+        "bin_edges": edges.tolist(),
         "pixels": pixels.astype(np.int64).tolist(),
         "mean_probability": mean_probability.tolist(),
         "vessel_share": vessel_share.tolist(),
         "ece": calibration_error(pooled),
-        "max_gap": float(gaps.max()) if gaps.size else float("nan"),
-        "mid_range": _mid_range(pooled, edges),
+        "max_gap": _largest(signed_gaps),
+        "mid_range": _mid_range(pooled, signed_gaps, edges),
     }
 
 
-def _mid_range(pooled: np.ndarray, edges: np.ndarray) -> dict:
+def _largest(signed_gaps: np.ndarray) -> float:
+    """The largest ``|gap|`` over non-empty bins (``nan`` when all are empty)."""
+    gaps = np.abs(signed_gaps[np.isfinite(signed_gaps)])
+    return float(gaps.max()) if gaps.size else float("nan")
+
+
+def _mid_range(pooled: np.ndarray, signed_gaps: np.ndarray, edges: np.ndarray) -> dict:
     """Calibration over the bins that lie inside :data:`MID_RANGE`."""
     low, high = MID_RANGE
     inside = (edges[:-1] >= low - 1e-9) & (edges[1:] <= high + 1e-9)
     chosen = pooled[inside]
-    pixels = chosen[:, 0]
-    total = pixels.sum()
-    filled = pixels > 0
-    signed = (chosen[filled, 1] - chosen[filled, 2]) / pixels[filled]
+    total, everything = chosen[:, 0].sum(), pooled[:, 0].sum()
     return {
         "low": low,
         "high": high,
-        "pixel_share": float(total / pooled[:, 0].sum()) if pooled[:, 0].sum() else float("nan"),
+        "pixel_share": float(total / everything) if everything else float("nan"),
         "ece": calibration_error(chosen),
-        "max_gap": float(np.abs(signed).max()) if signed.size else float("nan"),
+        "max_gap": _largest(signed_gaps[inside]),
         "mean_signed_gap": float((chosen[:, 1] - chosen[:, 2]).sum() / total)
         if total
         else float("nan"),

@@ -87,12 +87,7 @@ def load_dataset(
         reason = "DRIVE not configured" if configured is None else "asked for instead of DRIVE"
         dataset = synthetic_data.make_dataset(seed=seed, reason=reason)
     else:
-        if not location.exists():
-            raise DataError(
-                f"DRIVE not found at {location}, nor any other data set: set "
-                f"{config.DATA_VARIABLE} (or pass --data) to the folder or archive of DRIVE, "
-                "STARE, CHASE_DB1 or HRF, or to a CSV listing your own images."
-            )
+        location = _existing(location)
         kind = kind or public_sets.detect(location)
         dataset = load_drive(location) if kind == "drive" else public_sets.load(location, kind)
     if verbose:
@@ -114,14 +109,18 @@ def configured_source(path=None) -> str:
         :func:`load_dataset` would.
     """
     location = config.data_location(path)
-    if location is None:
-        return "synthetic"
+    return "synthetic" if location is None else public_sets.detect(_existing(location))
+
+
+def _existing(location):
+    """``location``, if it exists; a configured location that does not is an error."""
     if not location.exists():
         raise DataError(
-            f"{location} does not exist: set {config.DATA_VARIABLE} to the folder or "
-            "archive of a data set, or unset it to use the synthetic set."
+            f"DRIVE not found at {location}, nor any other data set: set "
+            f"{config.DATA_VARIABLE} (or pass --data) to the folder or archive of DRIVE, "
+            "STARE, CHASE_DB1 or HRF, or to a CSV listing your own images."
         )
-    return public_sets.detect(location)
+    return location
 
 
 def data_line(dataset: Dataset, note: str = "") -> str:
