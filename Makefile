@@ -48,7 +48,7 @@ test: $(INSTALLED)
 # The notebooks again on the synthetic set, which the published book uses when
 # no DRIVE is configured: its prose must be true there too (conftest.py).
 test-synthetic: $(INSTALLED)
-	env -u RETINA_TUTORIAL_DATA $(BIN)/python -m pytest book --nbval-lax --durations=5
+	env -u RETINA_TUTORIAL_DATA -u RETINA_TUTORIAL_OWN_DATA $(BIN)/python -m pytest book --nbval-lax --durations=5
 
 $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
 	rm -rf $(LOWEST_VENV)

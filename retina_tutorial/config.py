@@ -3,7 +3,7 @@
 This is the one module that reads environment variables. Everything else asks
 it. Explained in ``book/01_data_preparation.ipynb``.
 
-Two settings exist:
+Three settings exist:
 
 ``RETINA_TUTORIAL_PROFILE``
     ``quick`` (default) for CI and a first look on a laptop CPU, or ``full``
@@ -14,6 +14,12 @@ Two settings exist:
     archive of STARE, CHASE_DB1 or HRF, or a CSV listing your own images
     (:func:`retina_tutorial.data.load_dataset`). When it is unset the package
     uses the synthetic fundus set it makes itself.
+``RETINA_TUTORIAL_OWN_DATA``
+    The other camera's data set that chapter 07 brings in: a STARE or
+    CHASE_DB1 folder as distributed, HRF, or your own CSV
+    (:func:`retina_tutorial.data.load_own_dataset`). When it is unset the
+    chapter makes a stand-in from the main data set's photographs, and says
+    so.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 
 PROFILE_VARIABLE = "RETINA_TUTORIAL_PROFILE"
 DATA_VARIABLE = "RETINA_TUTORIAL_DATA"
+OWN_DATA_VARIABLE = "RETINA_TUTORIAL_OWN_DATA"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,8 +211,21 @@ def data_location(path: str | os.PathLike | None = None) -> Path | None:
     The path is not checked here; :func:`retina_tutorial.data.load_dataset`
     checks it and says what is wrong.
     """
+    return _location(path, DATA_VARIABLE)
+
+
+def own_data_location(path: str | os.PathLike | None = None) -> Path | None:
+    """Where chapter 07's other data set is, from the argument or ``RETINA_TUTORIAL_OWN_DATA``.
+
+    Returns ``None`` when neither is given, which means: make a stand-in.
+    Checked by :func:`retina_tutorial.data.load_own_dataset`.
+    """
+    return _location(path, OWN_DATA_VARIABLE)
+
+
+def _location(path, variable: str) -> Path | None:
     if path is None:
-        path = os.environ.get(DATA_VARIABLE, "").strip() or None
+        path = os.environ.get(variable, "").strip() or None
     if path is None:
         return None
     return Path(path).expanduser()

@@ -44,6 +44,7 @@ __all__ = [
     "layout_files",
     "load_dataset",
     "load_drive",
+    "load_own_dataset",
     "read_binary",
     "read_rgb",
 ]
@@ -90,6 +91,54 @@ def load_dataset(
         location = _existing(location)
         kind = kind or public_sets.detect(location)
         dataset = load_drive(location) if kind == "drive" else public_sets.load(location, kind)
+    if verbose:
+        print(data_line(dataset))
+    return dataset
+
+
+def load_own_dataset(path=None, *, stand_in_from: Dataset, folder, verbose: bool = True):
+    """Chapter 07's other camera: the configured data set, or a stand-in made for it.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        STARE, CHASE_DB1 or HRF as distributed, or your own CSV. Defaults to
+        ``RETINA_TUTORIAL_OWN_DATA``.
+    stand_in_from : Dataset
+        When nothing is configured, the data set the stand-in is made from
+        (:func:`retina_tutorial.stand_in.write_stare`): its training images
+        for the stand-in's training images, its test images for its test
+        images.
+    folder : str or Path
+        Where a stand-in is written.
+    verbose : bool
+        Print one line naming the data (a stand-in says what it was made from).
+
+    Raises
+    ------
+    DataError
+        If a location is given but missing or unreadable: never a silent
+        switch to the stand-in.
+    """
+    location = config.own_data_location(path)
+    if location is None:
+        from retina_tutorial import stand_in
+
+        location = stand_in.write_stare(stand_in_from, folder)
+    elif not location.exists():
+        raise DataError(
+            f"{config.OWN_DATA_VARIABLE}: nothing at {location}. Point it at a STARE, "
+            "CHASE_DB1 or HRF folder as distributed or at a CSV of your own images, or unset "
+            "it to use a stand-in made from the main data set."
+        )
+    kind = public_sets.detect(location)
+    if kind == "drive":
+        raise DataError(
+            f"{config.OWN_DATA_VARIABLE}={location} holds DRIVE, the data set the book "
+            "already uses: point it at another camera's data set (STARE, CHASE_DB1, HRF or "
+            "your own CSV), or unset it to use the stand-in."
+        )
+    dataset = public_sets.load(location, kind)
     if verbose:
         print(data_line(dataset))
     return dataset

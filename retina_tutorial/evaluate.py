@@ -58,7 +58,7 @@ import time
 import numpy as np
 from PIL import Image, ImageFilter
 
-from retina_tutorial import bootstrap, calibration, data, inference, splits, topology
+from retina_tutorial import bootstrap, calibration, data, inference, provenance, splits, topology
 
 #: Every metric of :func:`pixel_metrics`, in report order.
 METRIC_NAMES = (
@@ -604,7 +604,14 @@ def evaluate_model(model, dataset: data.Dataset, *, tta: bool = False, batch_siz
     Returns
     -------
     EvaluationReport
+
+    Raises
+    ------
+    retina_tutorial.provenance.SeenImagesError
+        If the model's file says it was trained or validated on any of the
+        test images (or on images made from them).
     """
+    provenance.check_unseen(model, dataset)
     start = time.perf_counter()
     field = dataset.field_degrees
     if dataset.at_drive_scale:

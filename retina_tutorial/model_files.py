@@ -16,9 +16,11 @@ are ``None`` unless set, which is what an older Keras does anyway, so:
   :mod:`retina_tutorial.scale`) travel inside the file, in ``metadata.json``
   under ``"retina_tutorial"``, which Keras does not read: a file copied
   elsewhere still knows them. :func:`read_info` reads them; :func:`load`
-  puts the training scale on the model as ``model.training_scale``. A file
-  re-saved with plain ``model.save`` loses them, and is then taken to be at
-  DRIVE's scale.
+  puts the training scale on the model as ``model.training_scale`` and the
+  images it learned from as ``model.provenance``
+  (:mod:`retina_tutorial.provenance`). A file re-saved with plain
+  ``model.save`` loses them, and is then taken to be at DRIVE's scale, with
+  its training images unknown.
 * :func:`load` reads any ``.keras`` file in safe mode; when the running Keras
   rejects an argument it does not know, and that argument is ``None`` in the
   file, it is left out and the file read again (from a temporary copy: the
@@ -37,7 +39,7 @@ from pathlib import Path
 
 import keras
 
-from retina_tutorial import scale
+from retina_tutorial import provenance, scale
 
 #: Where the package's own facts live in a file's ``metadata.json``.
 PACKAGE_KEY = "retina_tutorial"
@@ -145,8 +147,13 @@ def make_portable(path, info: dict | None = None) -> int:
 
 
 def info_of(model) -> dict:
-    """The package's facts about an in-memory model, as stored by :func:`save`."""
-    return {"training_scale": scale.of_model(model).to_dict()}
+    """The package's facts about an in-memory model, as stored by :func:`save`: its
+    training scale and, when known, which images it learned from (``provenance``)."""
+    info = {"training_scale": scale.of_model(model).to_dict()}
+    record = provenance.of_model(model)
+    if record is not None:
+        info["provenance"] = record
+    return info
 
 
 def save(model: keras.Model, path) -> Path:
@@ -204,9 +211,11 @@ def load(path) -> keras.Model:
                 source = Path(folder) / f"{len(dropped_names)}_{path.name}"
                 _rewrite(path, source, dropped_names)
                 continue
-            stored = read_info(path).get("training_scale")
-            if stored is not None:
-                model.training_scale = scale.Scale.from_dict(stored)
+            info = read_info(path)
+            if info.get("training_scale") is not None:
+                model.training_scale = scale.Scale.from_dict(info["training_scale"])
+            if isinstance(info.get("provenance"), dict):
+                provenance.attach(model, info["provenance"])
             return model
 
 

@@ -32,7 +32,11 @@ Your own data is a CSV file, paths relative to it, one row per image::
 
 ``fov`` and ``split`` may be left empty (or the columns left out): a missing
 FOV mask is estimated, a missing split is ``test``. The ``# field_degrees``
-line gives the camera's field angle once; without it, 45°.
+line gives the camera's field angle once; without it, 45°. Two more
+columns are optional: ``vessels_2nd``, a second annotator's map (scored as
+the 2nd observer when every test image has one), and ``patient``, which
+keeps all images of one person in one split (a patient in two splits is an
+error naming both rows).
 """
 
 from __future__ import annotations
@@ -69,6 +73,12 @@ STARE_IDS = (
     "im0001", "im0002", "im0003", "im0004", "im0005", "im0044", "im0077", "im0081", "im0082",
     "im0139", "im0162", "im0163", "im0235", "im0236", "im0239", "im0240", "im0255", "im0291",
     "im0319", "im0324",
+)  # fmt: skip
+#: The ten STARE photographs Hoover et al. (2000) describe as pathological;
+#: the other ten are normal.
+STARE_PATHOLOGICAL = (
+    "im0001", "im0002", "im0003", "im0004", "im0005", "im0044", "im0139", "im0291", "im0319",
+    "im0324",
 )  # fmt: skip
 CHASE_IDS = tuple(f"{n:02d}{eye}" for n in range(1, 15) for eye in "LR")
 HRF_GROUPS = ("h", "dr", "g")
@@ -231,7 +241,12 @@ def load_stare(location) -> Dataset:
     pixels are neither 0 nor 255; they are thresholded at 128. A folder
     that :func:`retina_tutorial.stand_in.write_stare` wrote (it holds
     :data:`STAND_IN_FILE`) is read as what it is: source
-    ``'stare_stand_in'``, described with what it was made from.
+    ``'stare_stand_in'``, described with what it was made from, and each
+    image's origin in ``made_from``.
+
+    Hoover et al. (2000) label ten of the twenty photographs normal and ten
+    pathological (:data:`STARE_PATHOLOGICAL`); this split puts seven of the
+    pathological ones in training and three in the test images.
     """
     dataset = _two_annotators(
         "stare",
@@ -244,11 +259,17 @@ def load_stare(location) -> Dataset:
     marker = Path(location) / STAND_IN_FILE
     if not marker.is_file():
         return dataset
-    made_from = marker.read_text().strip().splitlines()[0]
+    first, *lines = marker.read_text().strip().splitlines()
+    made_from = {}
+    for line in lines:
+        image_id, arrow, source = line.partition(" <- ")
+        if arrow:
+            made_from[image_id.strip()] = (source.strip(),)
     return dataclasses.replace(
         dataset,
         source="stare_stand_in",
-        description=f"{made_from}; {dataset.description.removeprefix('STARE ')}",
+        description=f"{first}; {dataset.description.removeprefix('STARE ')}",
+        made_from=made_from,
     )
 
 
@@ -268,7 +289,12 @@ def load_chase_db1(location) -> Dataset:
 
 
 def _two_annotators(kind, location, names, split_ids, split_note) -> Dataset:
-    """A data set of photographs with two annotations each and no FOV masks."""
+    """A data set of photographs with no FOV masks and two annotations of each test image.
+
+    A training or validation image may lack its 2nd annotation (only the
+    test images' is ever used).
+    """
+    test_ids = set(split_ids[2])
     with _files(location, KINDS[kind]) as files:
 
         def read(image_id):
@@ -276,7 +302,7 @@ def _two_annotators(kind, location, names, split_ids, split_note) -> Dataset:
             shown, content = files.find(*photo_names)
             image = read_rgb(content, shown)
             vessels = _read_label(files, first_names, image)
-            second = _read_label(files, second_names, image)
+            second = _read_label(files, second_names, image, required=image_id in test_ids)
             return one_image(image, vessels, _estimated_fov(image, shown), image_id, second)
 
         return _dataset(kind, location, read, *split_ids, split_note, fov_estimated=True)
@@ -342,6 +368,8 @@ def load_csv(location) -> Dataset:
             "(and optionally fov,split) and one row per image."
         )
     parts: dict[str, list] = {"train": [], "validation": [], "test": []}
+    patients: dict[str, list] = {"train": [], "validation": [], "test": []}
+    first_seen: dict = {}  # patient -> (split, row) where the patient first appeared
     any_estimated = False
     # Rows are named by their line in the file, as an editor shows it.
     comments = sum(1 for line in text.splitlines() if line.lstrip().startswith("#"))
@@ -350,23 +378,47 @@ def load_csv(location) -> Dataset:
         split = (row.get("split") or "test").strip().lower()
         if split not in parts:
             raise DataError(f"{where}: split {split!r} is not train, validation or test.")
+        patient = (row.get("patient") or "").strip() or None
+        if patient is not None:
+            other_split, other_row = first_seen.setdefault(patient, (split, number))
+            if other_split != split:
+                raise DataError(
+                    f"{where}: patient {patient!r} is in {split}, but row {other_row} puts "
+                    f"them in {other_split}. Both eyes (every image) of one person belong "
+                    "in one split, or a test score measures a person the model has seen."
+                )
         image_path = _inside(folder, row["image"], where)
         image = read_rgb(_open(image_path, where), f"{where}: {image_path}")
-        vessels = read_binary(
-            _open(_inside(folder, row["vessels"], where), where),
-            f"{where}: {row['vessels']}", image.shape[:2],
-        )  # fmt: skip
-        if (row.get("fov") or "").strip():
-            fov_path = _inside(folder, row["fov"], where)
-            fov = read_binary(_open(fov_path, where), f"{where}: {fov_path}", image.shape[:2])
-        else:
+
+        def mask(column, row=row, rows_where=where, shape=image.shape[:2]):
+            relative = (row.get(column) or "").strip()
+            if not relative:
+                return None
+            path = _inside(folder, relative, rows_where)
+            return read_binary(_open(path, rows_where), f"{rows_where}: {relative}", shape)
+
+        vessels = mask("vessels")
+        if vessels is None:
+            raise DataError(f"{where}: the vessels column is empty; every image needs one.")
+        fov = mask("fov")
+        if fov is None:
             fov, any_estimated = _estimated_fov(image, f"{where}: {image_path}"), True
-        parts[split].append(one_image(image, vessels, fov, Path(row["image"]).stem))
+        image_id = Path(row["image"]).stem
+        parts[split].append(one_image(image, vessels, fov, image_id, mask("vessels_2nd")))
+        patients[split].append(patient or image_id)
     note = "split from the CSV's split column"
     if not parts["validation"] and parts["train"]:
-        count = max(1, round(0.15 * len(parts["train"])))
-        parts["validation"] = parts["train"][-count:]
-        parts["train"] = parts["train"][:-count] or parts["validation"]
+        # About 15 % of the training rows, whole patients, from the end.
+        wanted = max(1, round(0.15 * len(parts["train"])))
+        chosen: list = []
+        for patient in reversed(dict.fromkeys(patients["train"])):
+            if sum(p in chosen for p in patients["train"]) >= wanted:
+                break
+            chosen.append(patient)
+        validate = [p in chosen for p in patients["train"]]
+        kept = [part for part, v in zip(parts["train"], validate) if not v]
+        parts["validation"] = [part for part, v in zip(parts["train"], validate) if v]
+        parts["train"] = kept or parts["validation"]
         names = ", ".join(p.ids[0] for p in parts["validation"])
         note += f"; no validation rows, so the last training rows validate: {names}"
     fov_note = "FOV masks estimated where not given" if any_estimated else "FOV masks given"
@@ -405,7 +457,8 @@ def _dataset(kind, location, read, train, validation, test, split_note, *, fov_e
     )
 
 
-def _read_label(files: _Files, candidates, image, image_file=None) -> np.ndarray:
+def _read_label(files: _Files, candidates, image, image_file=None, *, required=True):
+    """The annotation (bool array), or None when it is missing and not ``required``."""
     # HRF names a photograph and its annotation alike (01_h.jpg, 01_h.tif):
     # the annotation is the candidate that is not the photograph itself.
     for candidate in candidates:
@@ -413,6 +466,8 @@ def _read_label(files: _Files, candidates, image, image_file=None) -> np.ndarray
         if found is not None and found[0] != image_file:
             shown, content = found
             return read_binary(content, shown, image.shape[:2], threshold=128)
+    if not required:
+        return None
     return read_binary(*files.find(*candidates), image.shape[:2], threshold=128)
 
 

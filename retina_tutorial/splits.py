@@ -178,6 +178,11 @@ class Dataset:
         (:mod:`retina_tutorial.scale`).
     fov_estimated : bool
         True when the data set ships no FOV masks and they were estimated.
+    made_from : dict of str to tuple of str, optional
+        For images made from other images (the STARE stand-in's): image id
+        -> the keys (``"DRIVE 21"``) of the images it was made from, so that
+        :mod:`retina_tutorial.provenance` knows what a model trained on it
+        has seen.
     """
 
     train: Split
@@ -187,6 +192,7 @@ class Dataset:
     description: str
     field_degrees: float = 45.0
     fov_estimated: bool = False
+    made_from: dict | None = None
 
     def __repr__(self) -> str:
         return (

@@ -1,19 +1,22 @@
-"""A stand-in for another camera's data set, made from DRIVE's test photographs.
+"""A stand-in for another camera's data set, made from DRIVE's photographs.
 
 Explained in ``book/07_your_own_data.ipynb``.
 
 Only DRIVE is at hand where the book is built, so chapter 07 makes what a
 narrower camera would have seen of the same eyes and writes it in STARE's
-layout as distributed: each of DRIVE's 20 test photographs is cut to the
-central 35° of its 45° field (STARE's camera sees 35°), enlarged so that
+layout as distributed: ten of DRIVE's training photographs (for the
+stand-in's training images) and ten of its test photographs (for its test
+images) are each cut to the central 35° of its 45° field (STARE's camera sees 35°), enlarged so that
 this circle is 649 pixels wide (STARE's FOV), framed 605 x 700 (which cuts
 the circle at the top and bottom, as STARE's frame does), recoloured (a
 warmer, flatter camera), and written as gzipped PPMs in three tar files,
 with the 1st and 2nd manual as STARE's ``ah`` and ``vk`` labels. Reading it
 back with :func:`retina_tutorial.public_sets.load_stare` then exercises the
-same code a reader's real STARE would, and the shipped model, which never
-saw DRIVE's test images, meets eyes it does not know through a camera it
-does not know.
+same code a reader's real STARE would; the shipped model, which never saw
+DRIVE's test images, meets eyes it does not know through a camera it does
+not know, and a model fine-tuned on the stand-in has trained on none of
+them. What each image was made from is written beside the tars and read
+back (:attr:`retina_tutorial.splits.Dataset.made_from`).
 """
 
 from __future__ import annotations
@@ -68,61 +71,98 @@ def narrower_camera(image, vessels, vessels_2nd, fov, field_degrees: float = 45.
     return frame.astype(np.float32), labels[0] & circle, labels[1] & circle
 
 
-def write_stare(
-    test: Split, folder, field_degrees: float = 45.0, *, made_from: str = "DRIVE"
-) -> Path:
-    """Write ``test`` (20 images with a 2nd annotation) as a STARE stand-in in ``folder``.
+def write_stare(source, folder, field_degrees: float = 45.0, *, made_from: str = "DRIVE") -> Path:
+    """Write a STARE stand-in in ``folder``, made from ``source``'s photographs.
 
     Parameters
     ----------
-    test : Split
-        The 20 test images it is made from.
+    source : Dataset or Split
+        A data set (DRIVE or the synthetic set): the stand-in's ten training
+        images (STARE's first ten) are made from its first ten training
+        images, its ten test images from its last ten test images, which
+        have a 2nd annotation. So a model fine-tuned on the stand-in has
+        trained on none of ``source``'s test images. A split of 20 images
+        with a 2nd annotation (the older form) makes all twenty from that
+        split; the stand-in's training images are then made from test
+        images, which the file records, and
+        :func:`retina_tutorial.provenance.check_unseen` refuses to score a
+        model trained on it on them.
     folder : str or Path
     field_degrees : float
         Their camera's field angle.
     made_from : str
-        The name of the data set they come from (``Dataset.name``), written
-        into the stand-in so that everything that reads it says so.
+        With a split: the name of its data set (``Dataset.name``). A data
+        set names itself.
 
     Returns
     -------
     Path
         ``folder``, holding ``stare-images.tar``, ``labels-ah.tar`` and
-        ``labels-vk.tar`` as STARE is distributed, and
+        ``labels-vk.tar`` as STARE is distributed (the ``vk`` labels of the
+        test images only, where the source has no 2nd annotation), and
         :data:`retina_tutorial.public_sets.STAND_IN_FILE`, which makes
-        :func:`retina_tutorial.public_sets.load_stare` read it as a stand-in.
+        :func:`retina_tutorial.public_sets.load_stare` read it as a stand-in
+        and says what each image was made from.
     """
-    if len(test) != len(public_sets.STARE_IDS) or test.vessels_2nd is None:
-        raise ValueError(
-            f"the stand-in needs {len(public_sets.STARE_IDS)} images with two annotations "
-            f"(DRIVE's test split); got {len(test)}."
-        )
+    half = len(public_sets.STARE_IDS) // 2
+    if isinstance(source, Split):
+        if len(source) != len(public_sets.STARE_IDS) or source.vessels_2nd is None:
+            raise ValueError(
+                f"the stand-in needs {len(public_sets.STARE_IDS)} images with two annotations "
+                f"(DRIVE's test split), or a whole data set; got {len(source)}."
+            )
+        parts = [(source, index, "test") for index in range(len(source))]
+    else:
+        made_from, field_degrees = source.name, source.field_degrees
+        train, test = source.train, source.test
+        if len(train) < half or len(test) < half or test.vessels_2nd is None:
+            raise ValueError(
+                f"the stand-in needs {half} training images and {half} test images with a "
+                f"2nd annotation; {source.name} has {len(train)} and {len(test)}."
+            )
+        parts = [(train, index, "training") for index in range(half)]
+        parts += [(test, len(test) - half + index, "test") for index in range(half)]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    origins = []
     with (
         tarfile.open(folder / "stare-images.tar", "w") as images,
         tarfile.open(folder / "labels-ah.tar", "w") as first,
         tarfile.open(folder / "labels-vk.tar", "w") as second,
     ):
-        for index, stare_id in enumerate(public_sets.STARE_IDS):
+        for stare_id, (split, index, kind) in zip(public_sets.STARE_IDS, parts):
             photo, vessels, vessels_2nd = narrower_camera(
-                test.images[index],
-                test.vessels[index],
-                test.vessels_2nd[index],
-                test.fov[index],
+                split.images[index],
+                split.vessels[index],
+                split.vessels_2nd[index] if split.vessels_2nd is not None else split.vessels[index],
+                split.fov[index],
                 field_degrees,
             )
-            pixels = np.round(photo * 255).astype(np.uint8)
-            _add(images, f"{stare_id}.ppm.gz", pixels)
+            _add(images, f"{stare_id}.ppm.gz", np.round(photo * 255).astype(np.uint8))
             _add(first, f"{stare_id}.ah.ppm.gz", vessels.astype(np.uint8) * 255)
-            _add(second, f"{stare_id}.vk.ppm.gz", vessels_2nd.astype(np.uint8) * 255)
+            if split.vessels_2nd is not None:
+                _add(second, f"{stare_id}.vk.ppm.gz", vessels_2nd.astype(np.uint8) * 255)
+            origins.append((stare_id, kind, split.ids[index]))
     (folder / public_sets.STAND_IN_FILE).write_text(
-        f"stand-in for STARE made from {made_from} test images "
-        f"{test.ids[0]}-{test.ids[-1]} (not STARE)\n"
-        "Written by retina_tutorial.stand_in.write_stare: each photograph cut to the "
-        "central 35 degrees, enlarged to STARE's FOV width, framed and recoloured.\n"
+        f"stand-in for STARE made from {made_from} images ({_summary(origins)}; not STARE)\n"
+        + "".join(f"{stare_id} <- {made_from} {image_id}\n" for stare_id, _, image_id in origins)
     )
     return folder
+
+
+def _summary(origins) -> str:
+    """``'its training images from training images 21-30, its test images from ...'``."""
+    said = []
+    for role, ids in (
+        ("training", public_sets.STARE_IDS[:10]),
+        ("test", public_sets.STARE_IDS[10:]),
+    ):
+        rows = [(kind, image_id) for stare_id, kind, image_id in origins if stare_id in ids]
+        kinds = sorted({kind for kind, _ in rows})
+        said.append(
+            f"its {role} images from {' and '.join(kinds)} images {rows[0][1]}-{rows[-1][1]}"
+        )
+    return ", ".join(said)
 
 
 def _add(archive: tarfile.TarFile, name: str, pixels: np.ndarray) -> None:

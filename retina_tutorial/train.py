@@ -37,7 +37,17 @@ import numpy as np
 import tensorflow as tf
 
 import retina_tutorial
-from retina_tutorial import augment, config, data, losses, model_files, pipeline, scale, splits
+from retina_tutorial import (
+    augment,
+    config,
+    data,
+    losses,
+    model_files,
+    pipeline,
+    provenance,
+    scale,
+    splits,
+)
 from retina_tutorial import model as unet
 
 #: What a run folder may hold; any of them means "a run lives here".
@@ -199,6 +209,8 @@ def train(
             model = unet.build_unet(preset=profile.preset, contrast_sigma=profile.contrast_sigma)
         if initial is not None and not resume:
             _start_from(model, initial, profile)
+        # Saved in every checkpoint: evaluate refuses test images it has seen.
+        provenance.attach(model, provenance.after_training(initial, data))
         # Saved in every checkpoint: predict_photograph resizes to it.
         model.training_scale = (
             scale.DRIVE
@@ -300,6 +312,7 @@ def train(
                 saved = model_files.load(out_dir / name)
                 copy = float32_copy(saved)
                 copy.training_scale = scale.of_model(saved)
+                provenance.attach(copy, provenance.of_model(saved))
                 model_files.save(copy, out_dir / name)
     summary = _summarise(
         profile, data, model, history, early_stopping, wall_time, start_epoch, gpu, strategy
@@ -731,6 +744,7 @@ def _run_config(profile, dataset, model, gpu, strategy) -> dict:
             "parameters": int(model.count_params()),
             "depth": unet.model_depth(model),
             "training_scale": scale.of_model(model).to_dict(),
+            "provenance": provenance.of_model(model),
         },
         "mixed_precision": gpu,
         "replicas": int(strategy.num_replicas_in_sync),

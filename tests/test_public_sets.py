@@ -236,9 +236,7 @@ def test_init_of_another_architecture_is_refused(loaded, tmp_path):
 def test_the_stand_in_is_a_narrower_camera_in_stares_layout(synthetic_dataset, tmp_path):
     from retina_tutorial import stand_in
 
-    folder = stand_in.write_stare(
-        synthetic_dataset.test, tmp_path / "STARE", made_from=synthetic_dataset.name
-    )
+    folder = stand_in.write_stare(synthetic_dataset, tmp_path / "STARE")
     assert sorted(p.name for p in folder.iterdir()) == [
         public_sets.STAND_IN_FILE,
         "labels-ah.tar",
@@ -250,8 +248,13 @@ def test_the_stand_in_is_a_narrower_camera_in_stares_layout(synthetic_dataset, t
     # What reads it says what it is, never plain "STARE".
     assert own.name == "STARE stand-in"
     assert own.description.startswith(
-        "stand-in for STARE made from synthetic test images 01-20 (not STARE); "
+        "stand-in for STARE made from synthetic images (its training images from training "
+        "images 21-30, its test images from test images 11-20; not STARE); "
     )
+    # Each image knows what it was made from; no training image is a test image.
+    assert own.made_from["im0001"] == ("synthetic 21",)
+    assert own.made_from["im0324"] == ("synthetic 20",)
+    assert own.train.vessels_2nd is None and own.test.vessels_2nd is not None
     (folder / public_sets.STAND_IN_FILE).unlink()  # without the marker: read as STARE
     assert data.load_dataset(folder, verbose=False).source == "stare"
     photo = scale.Scale(scale.fov_diameter(own.test.fov[0]), own.field_degrees)
@@ -263,3 +266,38 @@ def test_the_stand_in_is_a_narrower_camera_in_stares_layout(synthetic_dataset, t
     assert own.test.ids[0] == "im0162" and own.test.vessels_2nd is not None
     with pytest.raises(ValueError, match="needs 20 images"):
         stand_in.write_stare(synthetic_dataset.validation, tmp_path / "other")
+
+
+def test_a_stand_in_made_from_test_images_says_so(synthetic_dataset, tmp_path):
+    from retina_tutorial import provenance, stand_in
+
+    folder = stand_in.write_stare(synthetic_dataset.test, tmp_path / "STARE", made_from="synthetic")
+    own = data.load_dataset(folder, verbose=False)
+    assert "its training images from test images 01-10" in own.description
+    assert provenance.image_keys(own, "train") >= {"synthetic 01", "synthetic 08"}
+
+
+def test_csv_keeps_a_patient_in_one_split_and_reads_a_second_annotation(tmp_path):
+    folder = tmp_path / "own"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    rows = ["image,vessels,vessels_2nd,split,patient"]
+    for index, (split, patient) in enumerate(
+        [("train", "a"), ("train", "a"), ("train", "b"), ("train", "c"), ("train", "c"),
+         ("test", "d"), ("test", "d")]
+    ):  # fmt: skip
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), np.uint8)).save(folder / f"{index}.png")
+        for name in (f"{index}_v.png", f"{index}_w.png"):
+            Image.fromarray((rng.random((40, 40)) > 0.8).astype(np.uint8) * 255).save(folder / name)
+        rows.append(f"{index}.png,{index}_v.png,{index}_w.png,{split},{patient}")
+    (folder / "own.csv").write_text("\n".join(rows) + "\n")
+    fov = np.ones((40, 40), bool)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(public_sets, "_estimated_fov", lambda image, shown: fov)
+        own = public_sets.load_csv(folder / "own.csv")
+        assert own.test.vessels_2nd is not None and own.test.vessels_2nd.shape == (2, 40, 40)
+        # No validation rows: patient c's two images validate, together.
+        assert own.validation.ids == ("3", "4") and own.train.ids == ("0", "1", "2")
+        (folder / "own.csv").write_text("\n".join([*rows[:-1], "6.png,6_v.png,,test,a"]) + "\n")
+        with pytest.raises(data.DataError, match=r"row 8: patient 'a' is in test, but row 2"):
+            public_sets.load_csv(folder / "own.csv")
