@@ -89,10 +89,23 @@ def main(argv=None) -> int:
             "baseline_intervals": _headline(baseline_report),
             "candidate_intervals": [_headline(report) for report in reports],
             "seed_spread": comparison.seed_spread(reports, arguments.seeds),
+            "per_image_f1": {
+                "ids": list(dataset.test.ids),
+                "baseline": _per_image_f1(baseline_report),
+                "seeds": [_per_image_f1(report) for report in reports],
+            },
         }
         Path(arguments.json).write_text(json.dumps(summary, indent=1) + "\n")
         print(f"wrote {arguments.json}")
     return 0
+
+
+def _per_image_f1(report) -> list:
+    """Each test image's F1 at the report's threshold."""
+    rows = evaluate.per_image_metrics(
+        report.test_probabilities, report.test.vessels, report.test.fov, report.threshold
+    )
+    return [row["f1"] for row in rows]
 
 
 def _headline(report) -> dict:

@@ -2,10 +2,13 @@
 
 Modules follow the pipeline, each importing only from earlier stages:
 ``config`` / ``environment`` -> ``scale`` -> ``field_of_view`` -> ``splits``
--> ``drive`` / ``synthetic`` / ``public_sets`` -> ``data`` -> ``cache`` ->
-``augment`` -> ``pipeline`` -> ``model`` -> ``model_files`` -> ``losses`` ->
-``train`` -> ``inference`` -> ``evaluate`` -> ``plotting`` -> ``report`` -> ``prose`` /
-``widgets`` / ``exercises`` -> ``cli``. ``prose`` writes the chapters'
+-> ``provenance`` -> ``drive`` / ``synthetic`` / ``public_sets`` ->
+``stand_in`` -> ``data`` -> ``cache`` -> ``augment`` -> ``pipeline`` ->
+``model`` -> ``model_files`` -> ``losses`` -> ``train`` -> ``inference`` ->
+``evaluate`` -> ``comparison`` -> ``plotting`` -> ``report`` -> ``prose`` /
+``widgets`` / ``exercises`` -> ``cli``. ``provenance`` records which images
+a model learned from; ``comparison`` trains a recipe with several seeds and
+compares it with another model, paired; ``prose`` writes the chapters'
 data-dependent sentences from their own results.
 
 Importing the package registers its losses, metrics and layers with Keras, so
@@ -13,7 +16,7 @@ a checkpoint it wrote (``runs/.../best.keras``) loads with plain
 ``keras.saving.load_model`` once ``retina_tutorial`` is imported.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 
 def _register_with_keras() -> None:

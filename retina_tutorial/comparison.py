@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -35,6 +36,21 @@ from retina_tutorial import bootstrap
 #: The scores compared: pooled ROC AUC and F1 at each model's own threshold.
 SCORES = ("roc_auc", "f1")
 SCORE_LABELS = {"roc_auc": "ROC AUC", "f1": "F1"}
+#: Each :attr:`PairedComparison.verdict` in a few words.
+VERDICT_SHORT = {
+    "better": "more than noise",
+    "worse": "a loss beyond noise",
+    "not distinguishable": "within the noise",
+}
+#: What each :attr:`PairedComparison.verdict` means, in a sentence.
+VERDICT_WORDS = {
+    "better": "Every seed gained and the whole interval lies above zero: on these images, "
+    "the gain is more than noise.",
+    "worse": "Every seed lost and the whole interval lies below zero: on these images, the "
+    "candidate is worse.",
+    "not distinguishable": "The interval or the seeds reach across zero: these images cannot "
+    "tell the two apart.",
+}
 
 
 def train_seeds(profile, dataset, out_dir, seeds, *, init=None, verbose: int = 0) -> list:
@@ -64,21 +80,28 @@ def train_seeds(profile, dataset, out_dir, seeds, *, init=None, verbose: int = 0
 
     seeds = _check_seeds(seeds)
     models = []
-    for seed in seeds:
-        folder = Path(out_dir) / f"seed-{seed}"
-        if (folder / "summary.json").exists():
-            models.append(model_files.load(folder / "best.keras"))
-            continue
-        resume = (folder / "backup").exists()
-        run = train.train(
-            dataclasses.replace(profile, seed=seed),
-            dataset,
-            folder,
-            init=init,
-            resume=resume,
-            verbose=verbose,
-        )
-        models.append(run.model)
+    # Each run builds its own training function, which TensorFlow reports as
+    # "retracing"; expected here, so not shown.
+    tensorflow_log = logging.getLogger("tensorflow")
+    level = tensorflow_log.level
+    tensorflow_log.setLevel(logging.ERROR)
+    try:
+        for seed in seeds:
+            folder = Path(out_dir) / f"seed-{seed}"
+            if (folder / "summary.json").exists():
+                models.append(model_files.load(folder / "best.keras"))
+                continue
+            run = train.train(
+                dataclasses.replace(profile, seed=seed),
+                dataset,
+                folder,
+                init=init,
+                resume=(folder / "backup").exists(),
+                verbose=verbose,
+            )
+            models.append(run.model)
+    finally:
+        tensorflow_log.setLevel(level)
     return models
 
 
@@ -132,8 +155,9 @@ class PairedComparison:
     def table(self) -> str:
         """The comparison as text: each seed, then the mean with both kinds of spread."""
         lines = [
-            f"{self.candidate} against {self.baseline}, {len(self.image_ids)} {self.data} "
-            f"test images, {len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''}:",
+            f"{self.candidate} against {self.baseline}:",
+            f"{len(self.image_ids)} {self.data} test images, {len(self.seeds)} "
+            f"seed{'s' if len(self.seeds) != 1 else ''}",
             f"{'':<16}{'ROC AUC':>10}{'F1':>9}{'threshold':>11}{'F1 change':>11}",
             f"{self.baseline[:15]:<16}{self.baseline_scores['roc_auc']:>10.4f}"
             f"{self.baseline_scores['f1']:>9.4f}{self.baseline_scores['threshold']:>11.3f}",
@@ -143,17 +167,17 @@ class PairedComparison:
                 f"{'seed ' + str(row['seed']):<16}{row['roc_auc']:>10.4f}{row['f1']:>9.4f}"
                 f"{row['threshold']:>11.3f}{row['f1_difference']:>+11.4f}"
             )
-        lines.append(
-            f"Change, mean over seeds, with its 95 % interval over the test images "
-            f"({self.replicates} paired bootstrap draws) and the seeds' own range:"
-        )
+        lines += [
+            "Change, averaged over the seeds [95 % interval over the test images,",
+            f"{self.replicates} paired bootstrap draws]; the seeds' own changes:",
+        ]
         for name in SCORES:
             entry = self.difference[name]
             low, high = entry["interval"]
             first, last = entry["seed_range"]
-            spread = "" if math.isnan(entry["seed_sd"]) else f", SD {entry['seed_sd']:.4f}"
+            spread = "" if math.isnan(entry["seed_sd"]) else f" (SD {entry['seed_sd']:.4f})"
             lines.append(
-                f"  {SCORE_LABELS[name]:<8}{entry['value']:+.4f}  images [{low:+.4f}, {high:+.4f}]"
+                f"  {SCORE_LABELS[name]:<8}{entry['value']:+.4f} [{low:+.4f}, {high:+.4f}]"
                 f"  seeds {first:+.4f} to {last:+.4f}{spread}"
             )
         return "\n".join(lines)
@@ -170,6 +194,19 @@ class PairedComparison:
         if high < 0 and last < 0:
             return "worse"
         return "not distinguishable"
+
+    def in_words(self) -> str:
+        """The F1 change, both spreads and the verdict, as sentences for a page."""
+        change = self.difference["f1"]
+        low, high = change["interval"]
+        first, last = change["seed_range"]
+        seeds = len(self.seeds)
+        said = (
+            f"Averaged over {seeds} seed{'s' if seeds != 1 else ''}, the change in F1 was "
+            f"{change['value']:+.4f} (95 % interval over the test images {low:+.4f} to "
+            f"{high:+.4f}); the seeds' own changes ran from {first:+.4f} to {last:+.4f}. "
+        )
+        return said + VERDICT_WORDS[self.verdict]
 
     def to_dict(self) -> dict:
         return _plain(dataclasses.asdict(self))
@@ -313,6 +350,94 @@ def seed_spread(reports, seeds) -> dict:
             "range": [float(values.min()), float(values.max())],
         }
     return result
+
+
+def transfer_table(results: dict, drive: dict | None = None) -> str:
+    """The shipped model on other cameras, as it is and fine-tuned, as text.
+
+    Parameters
+    ----------
+    results : dict of str to dict
+        Data set name -> what ``benchmarks/seed_runs.py --json`` wrote for
+        it (:func:`retina_tutorial.pretrained.transfer_results`).
+    drive : dict, optional
+        ``{"roc_auc": (value, [low, high]), "f1": ...}`` on DRIVE's own test
+        images, shown first for reference.
+    """
+
+    def cell(value, interval, signed=False) -> str:
+        form = "+.4f" if signed else ".4f"
+        return f"{value:{form}} [{interval[0]:{form}}, {interval[1]:{form}}]"
+
+    def row(label, first, second) -> str:
+        return f"{label:<23}{first:<28}{second}"
+
+    lines = [row("", "ROC AUC", "F1")]
+    if drive is not None:
+        lines.append(row("DRIVE, its own camera", cell(*drive["roc_auc"]), cell(*drive["f1"])))
+    for name, result in results.items():
+        baseline, tuned = result["baseline_intervals"], result["candidate_scores"]
+        change = result["difference"]
+        seeds = len(result["seeds"])
+        lines += [
+            f"DRIVE -> {name}, {len(result['image_ids'])} test images",
+            row("  as it is", cell(*_pair(baseline["roc_auc"])), cell(*_pair(baseline["f1"]))),
+            row(f"  fine-tuned, {seeds} seeds", cell(*_pair(tuned["roc_auc"])),
+                cell(*_pair(tuned["f1"]))),
+            row("    seed SD", *(f"{tuned[name]['seed_sd']:.4f}" for name in SCORES)),
+            row("  change, paired", cell(*_pair(change["roc_auc"]), signed=True),
+                cell(*_pair(change["f1"]), signed=True)),
+        ]  # fmt: skip
+        observer = result.get("second_observer")
+        if observer:
+            lines.append(row("  2nd annotator", "—", f"{observer['f1']:.4f}"))
+    lines += [
+        "[95 % bootstrap intervals over the test images; fine-tuned: the mean of",
+        "the seeds, and the standard deviation of the seeds' own scores]",
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def group_f1(result: dict, members) -> dict:
+    """Mean per-image F1 of the images in ``members`` and of the others.
+
+    ``result`` is what ``benchmarks/seed_runs.py --json`` wrote (its
+    ``per_image_f1``). Returns ``{"members": ..., "others": ...}``, each
+    ``{"images", "baseline", "tuned"}`` (the tuned value is the mean over
+    seeds; both ``nan`` for a group without images).
+    """
+    per_image = result["per_image_f1"]
+    baseline = np.asarray(per_image["baseline"], float)
+    tuned = np.mean(np.asarray(per_image["seeds"], float), axis=0)
+    inside = np.array([image_id in set(members) for image_id in per_image["ids"]])
+    groups = {}
+    for name, chosen in (("members", inside), ("others", ~inside)):
+        groups[name] = {
+            "images": int(chosen.sum()),
+            "baseline": float(baseline[chosen].mean()) if chosen.any() else math.nan,
+            "tuned": float(tuned[chosen].mean()) if chosen.any() else math.nan,
+        }
+    return groups
+
+
+def by_group(result: dict, members, names=("in the group", "the others")) -> str:
+    """:func:`group_f1` as a small table, the groups called ``names``."""
+    groups = group_f1(result, members)
+    lines = [f"{'':<26}{'images':>7}{'as it is':>11}{'fine-tuned':>12}  (mean per-image F1)"]
+    for name, group in zip(names, groups.values()):
+        lines.append(
+            f"{name:<26}{group['images']:>7}{group['baseline']:>11.4f}{group['tuned']:>12.4f}"
+        )
+    return "\n".join(lines)
+
+
+def _pair(entry) -> tuple:
+    return entry["value"], entry["interval"]
+
+
+def _signed(entry) -> str:
+    low, high = entry["interval"]
+    return f"{entry['value']:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
 def _tally(report) -> dict:

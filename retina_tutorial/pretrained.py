@@ -34,6 +34,15 @@ TIME_TO_QUALITY_FILE = WEIGHTS_DIR / "time_to_quality.csv"
 #: ``benchmarks/bench_scale.py --csv``: the shipped model on DRIVE's test
 #: images resized by 0.5, 1, 2 and 4, predicted as given and at its scale.
 SCALE_BENCHMARK_FILE = WEIGHTS_DIR / "bench_scale.csv"
+#: ``benchmarks/seed_runs.py --json``: the shipped model on another camera's
+#: test images, as it is and fine-tuned with three seeds (numbers only).
+TRANSFER_FILES = {
+    "CHASE_DB1": WEIGHTS_DIR / "finetune_chase_db1.json",
+    "STARE": WEIGHTS_DIR / "finetune_stare.json",
+}
+#: ``benchmarks/seed_runs.py --json``: the shipped recipe, shortened, trained
+#: from scratch on DRIVE with three seeds, against the shipped model.
+SEED_SPREAD_FILE = WEIGHTS_DIR / "seeds_drive.json"
 #: Where and how long the shipped model was trained (see MODEL_CARD.md).
 TRAINING_HARDWARE = "2 CPU cores (Intel Xeon), 50 min"
 #: SHA-256 of MODEL_FILE, recorded when the model was shipped.
@@ -93,6 +102,26 @@ def load():
 def describe() -> str:
     """One line naming the shipped model, for reports and provenance."""
     return f"pretrained ({MODEL_FILE.name}, sha256 {SHA256[:12] if SHA256 else 'none'})"
+
+
+def transfer_results() -> dict:
+    """Data set name -> the shipped comparison on it (see :data:`TRANSFER_FILES`)."""
+    return {name: json.loads(path.read_text()) for name, path in TRANSFER_FILES.items()}
+
+
+def seed_spread() -> dict:
+    """The shipped recipe's spread over seeds on DRIVE (see :data:`SEED_SPREAD_FILE`)."""
+    return json.loads(SEED_SPREAD_FILE.read_text())
+
+
+def drive_headline() -> dict:
+    """``{"roc_auc": (value, [low, high]), "f1": ...}`` of the shipped DRIVE test report."""
+    report = json.loads(REPORTS["without TTA"].read_text())
+    return {
+        name: (report["test"]["threshold_validation"][name], interval)
+        for name, interval in _table_intervals(report, "model").items()
+        if name in ("roc_auc", "f1")
+    }
 
 
 def results_rows() -> list:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import textwrap
 from collections.abc import Mapping
 
 #: Column order of :func:`results_table` rows and of :func:`to_markdown`.
@@ -602,3 +603,34 @@ def _table(rows, columns) -> list:
                 cells.append(MISSING if value is None else _escape(str(value)))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+#: Published results of DRIVE-trained networks on another data set. Other
+#: protocols than this book's (see ``protocol``): context, not a ranking.
+TRANSFER = (
+    {
+        "route": "DRIVE -> CHASE_DB1",
+        "source": "bob.ip.binseg's cross-data-set tables (Idiap; documentation of the package)",
+        "result": "F1 0.32-0.55 for DRIVE-trained networks at CHASE_DB1's native size; "
+        "about 0.75 for a U-Net with the resolution roughly matched",
+        "protocol": "F1 inside the FOV, threshold chosen on the training set, CHASE_DB1 "
+        "split 8 train / 20 test (the reverse of this book's 20 / 8)",
+    },
+)
+
+
+def transfer_notes() -> str:
+    """:data:`TRANSFER` as text, each with its source and protocol, marked unverified."""
+    lines = []
+    for entry in TRANSFER:
+        lines.append(f"{entry['route']}: {entry['result']} {UNVERIFIED_MARK}")
+        lines.append(f"    source: {entry['source']}")
+        lines.append(f"    protocol: {entry['protocol']}")
+    lines.append(
+        f"{UNVERIFIED_MARK} as reported; not re-measured here. No primary source "
+        "collected here reports DRIVE -> STARE on this split."
+    )
+    return "\n".join(
+        textwrap.fill(line, 79, subsequent_indent=" " * (8 if line.startswith("    ") else 4))
+        for line in lines
+    )

@@ -50,7 +50,11 @@ from retina_tutorial.exercises.going_further import (
     check_tile_count,
     check_tta,
 )
-from retina_tutorial.exercises.own_data import check_camera_factor
+from retina_tutorial.exercises.own_data import (
+    check_camera_factor,
+    check_images_improved,
+    check_threshold_spread,
+)
 from retina_tutorial.exercises.training import (
     check_checkpoint_epochs,
     check_masked_bce,
@@ -76,6 +80,7 @@ __all__ = [
     "check_fov_fraction",
     "check_fov_share",
     "check_images_beating_observer",
+    "check_images_improved",
     "check_masked_bce",
     "check_observer_agreement",
     "check_padded_shape",
@@ -85,6 +90,7 @@ __all__ = [
     "check_scale_factor",
     "check_skipped_batches",
     "check_soft_dice",
+    "check_threshold_spread",
     "check_tile_count",
     "check_tta",
     "check_validation_threshold",

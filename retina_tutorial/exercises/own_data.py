@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from retina_tutorial import scale
+import numpy as np
+
+from retina_tutorial import evaluate, scale
 from retina_tutorial.exercises._core import (
     Result,
     _as_number,
@@ -74,3 +76,98 @@ def check_camera_factor(
             "divide the model's (model_scale.pixels_per_degree) by the photograph's."
         )
     return _finish(False, message, verbose)
+
+
+def check_images_improved(answer, before, after, *, verbose: bool = True) -> Result:
+    """Check how many test images a fine-tuned model segments better than the model as it is.
+
+    Explained in ``book/07_your_own_data.ipynb`` (exercise 4): per image,
+    the F1 of each model's map at that model's own threshold (chosen on the
+    validation images), compared image by image, paired. An exact count
+    passes.
+
+    Parameters
+    ----------
+    answer : int or None
+    before, after : retina_tutorial.evaluate.EvaluationReport
+        The two models' evaluations on the same test images.
+    verbose : bool
+        Print the feedback.
+    """
+    if answer is None:
+        return _unanswered("a count of test images (one whole number)", verbose)
+    value = _as_number(answer)
+    if value is None or value != int(value):
+        return _not_a_number(answer, "one whole number", verbose)
+    truth = _improved(before, after, before.threshold, after.threshold)
+    if int(value) == truth:
+        return _finish(True, (
+            f"{truth} of {len(before.test)}: each image compared with itself, the pairing "
+            "that makes a difference between two models on few images trustworthy."
+        ), verbose)  # fmt: skip
+    if int(value) == _improved(before, after, 0.5, 0.5) != truth:
+        message = (
+            "That count compares the maps at 0.5; each model is used at its own threshold "
+            "(report.threshold), chosen on the validation images."
+        )
+    else:
+        message = (
+            "Hint: for each test image, the F1 of before.test_probabilities >= "
+            "before.threshold and of after.test_probabilities >= after.threshold against "
+            "the 1st annotation inside the FOV (evaluate.per_image_metrics does it); count "
+            "the images where the second is higher."
+        )
+    return _finish(False, message, verbose)
+
+
+def check_threshold_spread(answer, reports, *, verbose: bool = True) -> Result:
+    """Check the spread over seeds of the threshold each fine-tuned model chose.
+
+    Explained in ``book/07_your_own_data.ipynb`` (exercise 5): the sample
+    standard deviation (``ddof=1``) of the thresholds of the seeds'
+    evaluations. Within 0.1 % passes.
+
+    Parameters
+    ----------
+    answer : float or None
+    reports : sequence of retina_tutorial.evaluate.EvaluationReport
+        One evaluation per seed (at least two).
+    verbose : bool
+    """
+    thresholds = np.array([float(report.threshold) for report in reports])
+    if len(thresholds) < 2:
+        raise ValueError("check_threshold_spread: a spread needs at least two seeds' reports.")
+    if answer is None:
+        return _unanswered("a standard deviation (one number)", verbose)
+    value = _as_number(answer)
+    if value is None:
+        return _not_a_number(answer, "one number", verbose)
+    truth = float(thresholds.std(ddof=1))
+    if _close(value, truth, 0.001) or abs(value - truth) < 1e-9:
+        return _finish(True, (
+            f"The threshold moves by about {truth:.3f} from seed to seed: the threshold is "
+            "part of the model, and it is as uncertain as the weights."
+        ), verbose)  # fmt: skip
+    population = float(thresholds.std(ddof=0))
+    if _close(value, population, 0.001) and not _close(population, truth, 0.001):
+        message = (
+            "That is the spread of these seeds as a whole population (ddof=0); they are a "
+            "sample of the seeds one could train: use the sample standard deviation (ddof=1)."
+        )
+    else:
+        message = (
+            "Hint: collect report.threshold of each seed's evaluation and take their "
+            "standard deviation with np.std(..., ddof=1)."
+        )
+    return _finish(False, message, verbose)
+
+
+def _improved(before, after, threshold_before, threshold_after) -> int:
+    test = before.test
+    rows_before = evaluate.per_image_metrics(
+        before.test_probabilities, test.vessels, test.fov, threshold_before
+    )
+    rows_after = evaluate.per_image_metrics(
+        after.test_probabilities, test.vessels, test.fov, threshold_after
+    )
+    return sum(b["f1"] > a["f1"] for a, b in zip(rows_before, rows_after))
