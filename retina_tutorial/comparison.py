@@ -435,11 +435,6 @@ def _pair(entry) -> tuple:
     return entry["value"], entry["interval"]
 
 
-def _signed(entry) -> str:
-    low, high = entry["interval"]
-    return f"{entry['value']:+.4f} [{low:+.4f}, {high:+.4f}]"
-
-
 def _tally(report) -> dict:
     """Per-image counts at the report's threshold and ranking histograms."""
     test = report.test
