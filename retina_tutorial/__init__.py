@@ -6,10 +6,14 @@ Modules follow the pipeline, each importing only from earlier stages:
 ``stand_in`` -> ``data`` -> ``cache`` -> ``augment`` -> ``pipeline`` ->
 ``model`` -> ``model_files`` -> ``losses`` -> ``train`` -> ``inference`` ->
 ``evaluate`` -> ``comparison`` -> ``plotting`` -> ``report`` -> ``prose`` /
-``widgets`` / ``exercises`` -> ``cli``. ``provenance`` records which images
-a model learned from; ``comparison`` trains a recipe with several seeds and
-compares it with another model, paired; ``prose`` writes the chapters'
-data-dependent sentences from their own results.
+``widgets`` / ``exercises`` -> ``audit`` / ``course`` -> ``cli``; ``grading``
+imports none of them at import time, so ``data`` and ``exercises`` use its
+grading variant. ``provenance`` records which images a model learned from;
+``comparison`` trains a recipe with several seeds and compares it with
+another model, paired; ``prose`` writes the chapters'
+data-dependent sentences from their own results; ``course``, ``grading`` and
+``audit`` make the chapters an nbgrader course and grade it outside the
+students' kernels.
 
 Importing the package registers its losses, metrics and layers with Keras, so
 a checkpoint it wrote (``runs/.../best.keras``) loads with plain

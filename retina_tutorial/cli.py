@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from retina_tutorial import config, data, public_sets
 
@@ -104,7 +105,40 @@ def _build_parser() -> argparse.ArgumentParser:
         "--student-zip",
         help="also write every chapter's student version (no solutions) to this zip",
     )
+    course.add_argument(
+        "--course-id", default="retina-unet-book", help="the course's id on JupyterHub"
+    )
+    course.add_argument(
+        "--exchange", help="the exchange folder for release_assignment/collect (JupyterHub)"
+    )
+    course.add_argument("--due", help='due date of the chapters written, "2026-12-18 17:00 UTC"')
+    course.add_argument(
+        "--late-penalty",
+        choices=["none", "zero"],
+        default="none",
+        help="what a submission after the due date scores (default: none, as usual)",
+    )
     course.set_defaults(handler=_course)
+    grade = commands.add_parser(
+        "grade",
+        help="grade a course assignment: nbgrader autograde on a grading variant, answers "
+        "checked outside the students' kernels, submissions audited",
+    )
+    grade.add_argument("assignment", help="the assignment, e.g. 01_data_preparation")
+    grade.add_argument("--course", default=".", help="the course folder (default: here)")
+    grade.add_argument(
+        "--variant", type=int, help="the grading variant (default: a fresh random one)"
+    )
+    grade.add_argument("--timeout", type=int, default=600, help="seconds a cell may run")
+    grade.set_defaults(handler=_grade)
+    audit = commands.add_parser(
+        "audit", help="name what a submitted notebook does that no honest answer does"
+    )
+    audit.add_argument("notebooks", nargs="+", help="submitted notebooks")
+    audit.add_argument(
+        "--course", default=".", help="the course folder with source/ (default: here)"
+    )
+    audit.set_defaults(handler=_audit)
     return parser
 
 
@@ -210,8 +244,6 @@ def _predict(arguments) -> int:
 
 
 def _course(arguments) -> int:
-    from pathlib import Path
-
     from retina_tutorial import course
 
     book = Path(arguments.book) if arguments.book else course.BOOK
@@ -220,11 +252,64 @@ def _course(arguments) -> int:
             f"{book}: no book folder here. Clone the book's repository and run this in it, "
             "or pass --book PATH/TO/book."
         )
-    out = course.write_course(arguments.out, arguments.chapters, book=book)
+    out = course.write_course(
+        arguments.out,
+        arguments.chapters,
+        book=book,
+        course_id=arguments.course_id,
+        exchange=arguments.exchange,
+        due=arguments.due,
+        late_penalty=arguments.late_penalty,
+    )
     names = sorted(p.name for p in (out / "source").iterdir())
     print(f"{out}: nbgrader course with {len(names)} assignments: {', '.join(names)}")
     if arguments.student_zip:
         print(f"{course.write_student_zip(arguments.student_zip, book=book)}: student notebooks")
+    return 0
+
+
+def _grade(arguments) -> int:
+    from collections import defaultdict
+
+    from retina_tutorial import grading
+
+    grades = grading.grade_assignment(
+        arguments.course, arguments.assignment, seed=arguments.variant, timeout=arguments.timeout
+    )
+    totals, most, flagged = defaultdict(float), defaultdict(float), defaultdict(list)
+    for grade in grades:
+        totals[grade.student] += grade.score
+        most[grade.student] += grade.max_score
+        if grade.comment.startswith("Audit:"):
+            flagged[grade.student].append(grade.exercise)
+    for student in sorted(totals):
+        note = f"  audit: 0 on {', '.join(flagged[student])}" if flagged[student] else ""
+        print(f"{student}: {totals[student]:g} / {most[student]:g}{note}")
+    folder = Path(arguments.course) / "grading" / arguments.assignment
+    print(f"Scores are in the gradebook (nbgrader export); details in {folder}/")
+    return 0
+
+
+def _audit(arguments) -> int:
+    import nbformat
+
+    from retina_tutorial import audit
+
+    for name in arguments.notebooks:
+        path = Path(name)
+        source = Path(arguments.course) / "source" / path.stem / path.name
+        if not source.is_file():
+            raise ValueError(
+                f"{path}: no source notebook at {source}. Run this in the course folder, or "
+                "pass --course PATH."
+            )
+        findings = audit.audit_notebook(
+            nbformat.read(path, as_version=4), nbformat.read(source, as_version=4)
+        )
+        print(f"{path}: {len(findings) or 'nothing'} found")
+        for finding in findings:
+            zeroes = f" [0 {finding.zeroes}]" if finding.zeroes else ""
+            print(f"  cell {finding.cell} ({finding.exercise or '-'}): {finding.detail}{zeroes}")
     return 0
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import textwrap
 
-from retina_tutorial import config, public_sets
+from retina_tutorial import config, grading, public_sets
 from retina_tutorial import synthetic as synthetic_data
 from retina_tutorial.drive import (
     IMAGE_SHAPE,
@@ -76,6 +76,9 @@ def load_dataset(
         Print one line saying which data is in use (its description names the
         data set, the split and where the FOV masks come from).
 
+    While a course is graded (:func:`retina_tutorial.grading.variant`), each
+    split keeps a subset of its images, and the description says so.
+
     Raises
     ------
     DataError
@@ -91,6 +94,7 @@ def load_dataset(
         location = _existing(location)
         kind = kind or public_sets.detect(location)
         dataset = load_drive(location) if kind == "drive" else public_sets.load(location, kind)
+    dataset = grading.variant_of(dataset)
     if verbose:
         print(data_line(dataset))
     return dataset
@@ -138,7 +142,7 @@ def load_own_dataset(path=None, *, stand_in_from: Dataset, folder, verbose: bool
             "already uses: point it at another camera's data set (STARE, CHASE_DB1, HRF or "
             "your own CSV), or unset it to use the stand-in."
         )
-    dataset = public_sets.load(location, kind)
+    dataset = grading.variant_of(public_sets.load(location, kind))
     if verbose:
         print(data_line(dataset))
     return dataset

@@ -67,7 +67,7 @@ def tiny_model():
         (exercises.check_scale_factor, (np.ones((4, 8), bool), np.ones((4, 2), bool))),
         (exercises.check_fov_share, (np.zeros((1, 2, 2, 2)), np.zeros((1, 2, 2, 2)))),
         (
-            exercises.check_images_beating_observer,
+            exercises.check_smallest_margin,
             ([{"id": "01", "f1": 0.8}], [{"id": "01", "f1": 0.7}]),
         ),
     ],
@@ -84,7 +84,7 @@ def test_split_checkers_are_kind_to_none(ranking, tiny_model):
     probabilities, split = ranking
     for result in (
         exercises.check_auc_two_ways(None, probabilities, split, verbose=False),
-        exercises.check_validation_threshold(None, probabilities, split, verbose=False),
+        exercises.check_youden_threshold(None, probabilities, split, verbose=False),
         exercises.check_chance_pr_auc(None, split, verbose=False),
         exercises.check_tta(None, tiny_model, np.zeros((8, 8, 3), np.float32), verbose=False),
     ):
@@ -215,105 +215,87 @@ def test_auc_two_ways_explains_a_surround_that_lowers_the_auc(ranking):
 
 
 @pytest.fixture
-def thresholds():
-    """Validation: vessels at 0.9 and 0.7, background at 0.8 and 0.2.
+def imbalanced():
+    """Validation and test maps with 15 % vessel pixels: J and F1 choose apart."""
 
-    Any threshold in (0.2, 0.7] gives the best F1, 0.8 (choose_threshold says
-    0.45); (0.7, 0.8] gives 0.5. Test: vessels at 0.95 and 0.9, background at
-    0.85 and 0.8: its own best threshold is 0.875, which gives the validation
-    images F1 2/3.
-    """
-    validation = np.array([[[0.9, 0.7], [0.8, 0.2]]], np.float32)
-    test = np.array([[[0.95, 0.9], [0.85, 0.8]]], np.float32)
-    vessels, fov = [[[1, 1], [0, 0]]], [[[1, 1], [1, 1]]]
-    return validation, _split(vessels, fov), test, _split(vessels, fov)
+    def made(seed):
+        rng = np.random.default_rng(seed)
+        vessels = np.zeros((1, 20, 20), bool)
+        vessels[0, rng.choice(20, 3, replace=False)] = True
+        vessel_p = rng.uniform(0.2, 0.9, vessels.shape)
+        probabilities = np.where(vessels, vessel_p, rng.uniform(0, 0.6, vessels.shape))
+        return probabilities.astype(np.float32), _split(vessels, np.ones_like(vessels))
 
-
-@pytest.mark.parametrize("answer", [0.45, 0.3, 0.65, np.float64(0.5)])
-def test_validation_threshold_accepts_every_best_threshold(thresholds, answer):
-    validation, validation_split, _, _ = thresholds
-    assert exercises.check_validation_threshold(
-        answer, validation, validation_split, verbose=False
-    ).passed
+    return made(1), made(2)
 
 
-def test_validation_threshold_mistakes(thresholds):
-    validation, validation_split, test, test_split = thresholds
-    check = exercises.check_validation_threshold
-    chosen_on_test = check(
-        0.875, validation, validation_split, test_probabilities=test, test=test_split, verbose=False
-    )
-    _specific(chosen_on_test, "*test* images prefer")
-    _specific(check(0.75, validation, validation_split, verbose=False), "validation F1 0.5000")
-    _specific(check(1.5, validation, validation_split, verbose=False), "not a probability")
-    _specific(check([0.4, 0.5], validation, validation_split, verbose=False), "list")
+def test_youden_threshold_passes_the_curves_best_and_names_f1s(imbalanced):
+    (validation, split), _ = imbalanced
+    curves = evaluate.roc_pr_curves(validation, split.vessels, split.fov)
+    best = curves["thresholds"][np.argmax(curves["tpr"] - curves["fpr"])]
+    check = exercises.check_youden_threshold
+    assert check(best, validation, split, verbose=False).passed
+    assert check(np.float32(best), validation, split, verbose=False).passed
+    f1_choice = evaluate.choose_threshold(validation, split.vessels, split.fov)
+    assert abs(f1_choice - best) > 0.01
+    _specific(check(f1_choice, validation, split, verbose=False), "maximises F1")
+    _specific(check(1.5, validation, split, verbose=False), "not a probability")
+    _specific(check([0.4, 0.5], validation, split, verbose=False), "list")
 
 
-def test_the_test_sets_threshold_is_caught_even_where_validation_f1_is_flat(thresholds):
-    # 0.65 also gives the validation images their best F1, but it is the
-    # threshold these test images prefer: the checker must say so.
-    validation, validation_split, _, test_split = thresholds
-    test = np.array([[[0.7, 0.66], [0.64, 0.1]]], np.float32)
-    result = exercises.check_validation_threshold(
-        0.65, validation, validation_split, test_probabilities=test, test=test_split, verbose=False
+def test_youden_threshold_names_the_test_images_choice(imbalanced):
+    (validation, split), (test, test_split) = imbalanced
+    on_test = evaluate.roc_pr_curves(test, test_split.vessels, test_split.fov)
+    favourite = on_test["thresholds"][np.argmax(on_test["tpr"] - on_test["fpr"])]
+    result = exercises.check_youden_threshold(
+        favourite, validation, split, test_probabilities=test, test=test_split, verbose=False
     )
     _specific(result, "*test* images prefer")
 
 
-def test_validation_threshold_names_the_default():
+def test_youden_threshold_names_the_default():
     # Vessels at 0.4 and 0.3, background at 0.2: 0.5 finds nothing.
     split = _split([[[1, 1, 0]]], [[[1, 1, 1]]])
     probabilities = np.array([[[0.4, 0.3, 0.2]]], np.float32)
-    result = exercises.check_validation_threshold(0.5, probabilities, split, verbose=False)
+    result = exercises.check_youden_threshold(0.5, probabilities, split, verbose=False)
     _specific(result, "default", "roc_pr_curves")
-    # The statement forbids evaluate.choose_threshold: no hint may suggest it.
-    assert "choose_threshold" not in result.message
-    other = exercises.check_validation_threshold(0.45, probabilities, split, verbose=False)
-    assert "choose_threshold" not in other.message
 
 
 MODEL_ROWS = [{"id": "01", "f1": 0.8}, {"id": "02", "f1": 0.7}, {"id": "03", "f1": 0.9}]
-OBSERVER_ROWS = [{"id": i, "f1": 0.75} for i in ("01", "02", "03")]
+OBSERVER_ROWS = [{"id": "01", "f1": 0.75}, {"id": "02", "f1": 0.68}, {"id": "03", "f1": 0.75}]
 
 
 @pytest.mark.parametrize(
-    "answer", [2, np.int64(2), {"01", "03"}, ["03", "01"], {1, 3}, ["1", "3"], (np.int64(3), 1)]
+    "answer", [("02", 0.02), (2, 0.02), ("2", np.float64(0.02)), (np.str_("02"), 0.02001)]
 )
-def test_images_beating_observer_right(answer):
-    assert exercises.check_images_beating_observer(
-        answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False
-    ).passed
+def test_smallest_margin_right(answer):
+    assert exercises.check_smallest_margin(answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False).passed
 
 
 @pytest.mark.parametrize(
     "answer, words",
     [
-        (1, ["2nd observer wins"]),
-        (2 / 3, ["not a fraction"]),
-        ({"01"}, ["'03'", "missing"]),
-        ({"01", "02", "03"}, ["'02'"]),
-        (3, ["hint"]),
-        ("two", ["str"]),
+        (("02", -0.02), ["minus the observer"]),
+        (("01", 0.05), ["another image has a smaller one"]),
+        (("02", 0.03), ["margin is the difference"]),
+        (("09", 0.02), ["not a test image id"]),
+        (3, ["pair"]),
+        (("02", "small"), ["one number"]),
+        (("03", 0.5), ["hint"]),
     ],
 )
-def test_images_beating_observer_mistakes(answer, words):
-    _specific(
-        exercises.check_images_beating_observer(answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False),
-        *words,
-    )
+def test_smallest_margin_mistakes(answer, words):
+    result = exercises.check_smallest_margin(answer, MODEL_ROWS, OBSERVER_ROWS, verbose=False)
+    _specific(result, *words)
+    assert "0.02" not in result.message  # the feedback never gives the answer away
 
 
-def test_images_beating_observer_says_not_quite_once():
-    result = exercises.check_images_beating_observer({1}, MODEL_ROWS, OBSERVER_ROWS, verbose=False)
-    assert result.message.count("Not quite") == 1 and "'03'" in result.message
-
-
-def test_images_beating_observer_rejects_mismatched_rows():
+def test_smallest_margin_rejects_mismatched_rows():
     with pytest.raises(ValueError, match="same image ids"):
-        exercises.check_images_beating_observer(2, MODEL_ROWS, OBSERVER_ROWS[:2], verbose=False)
+        exercises.check_smallest_margin(("01", 0), MODEL_ROWS, OBSERVER_ROWS[:2], verbose=False)
     with pytest.raises(ValueError, match="one row per image"):
-        exercises.check_images_beating_observer(
-            2, MODEL_ROWS + MODEL_ROWS[:1], OBSERVER_ROWS, verbose=False
+        exercises.check_smallest_margin(
+            ("01", 0), MODEL_ROWS + MODEL_ROWS[:1], OBSERVER_ROWS, verbose=False
         )
 
 

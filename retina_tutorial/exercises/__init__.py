@@ -17,7 +17,7 @@ learner used, so they work on DRIVE and on the synthetic set alike. One module
 per chapter holds its checkers; all of them are importable from here.
 """
 
-from retina_tutorial.exercises._core import TOLERANCE, WIDTH, Result
+from retina_tutorial.exercises._core import TOLERANCE, WIDTH, Result, given
 from retina_tutorial.exercises.architecture import (
     check_bottleneck_shape,
     check_conv_parameters,
@@ -41,8 +41,8 @@ from retina_tutorial.exercises.data_preparation import (
 from retina_tutorial.exercises.evaluation import (
     check_auc_two_ways,
     check_chance_pr_auc,
-    check_images_beating_observer,
-    check_validation_threshold,
+    check_smallest_margin,
+    check_youden_threshold,
 )
 from retina_tutorial.exercises.going_further import (
     check_fov_share,
@@ -79,7 +79,6 @@ __all__ = [
     "check_flip_both",
     "check_fov_fraction",
     "check_fov_share",
-    "check_images_beating_observer",
     "check_images_improved",
     "check_masked_bce",
     "check_observer_agreement",
@@ -89,10 +88,12 @@ __all__ = [
     "check_receptive_field",
     "check_scale_factor",
     "check_skipped_batches",
+    "check_smallest_margin",
     "check_soft_dice",
     "check_threshold_spread",
     "check_tile_count",
     "check_tta",
-    "check_validation_threshold",
     "check_vessel_fraction",
+    "check_youden_threshold",
+    "given",
 ]

@@ -145,3 +145,55 @@ def _pair_of_numbers(answer, what: str, verbose: bool):
     if None in values:
         return _finish(False, f"Both entries must be numbers: {what}.", verbose)
     return values
+
+
+# --- the values an exercise gives ------------------------------------------------
+
+#: Exercise tag ("02-ex1") -> a function of a random generator that draws the
+#: values a grading variant gives that exercise instead of the book's.
+VARIANTS: dict = {}
+
+
+def given(exercise: str, **values):
+    """The values an exercise gives: the book's, or a grading variant's.
+
+    Explained in ``book/instructors.md`` (*What grading guarantees*).
+
+    While a course is graded (:func:`retina_tutorial.grading.variant`), an
+    exercise with variants gets other values, drawn for that grading, so that
+    only an answer computed from the variables passes. Everywhere else, in
+    the book and while students work, it gets ``values`` as written.
+
+    Parameters
+    ----------
+    exercise : str
+        The exercise's tag, e.g. ``"02-ex1"``.
+    **values
+        The book's values, by name.
+
+    Returns
+    -------
+    The values, in the order given; one value alone is returned as it is.
+    """
+    from retina_tutorial import grading
+
+    seed = grading.variant()
+    if seed is not None and exercise in VARIANTS:
+        drawn = VARIANTS[exercise](grading.rng_for(exercise, seed))
+        if set(drawn) != set(values):
+            raise ValueError(
+                f"Exercise {exercise} gives {sorted(values)}, its variants {sorted(drawn)}."
+            )
+        values = {name: drawn[name] for name in values}
+    chosen = tuple(values.values())
+    return chosen[0] if len(chosen) == 1 else chosen
+
+
+def variants(exercise: str):
+    """Register the function that draws ``exercise``'s grading values (a decorator)."""
+
+    def register(draw):
+        VARIANTS[exercise] = draw
+        return draw
+
+    return register

@@ -10,6 +10,7 @@ from retina_tutorial.exercises._core import (
     _finish,
     _not_a_number,
     _unanswered,
+    variants,
 )
 from retina_tutorial.model import receptive_field as _receptive_field
 
@@ -263,3 +264,32 @@ def check_bottleneck_shape(
     else:
         message = f"The channels are off. Hint: {base_filters} x 2 ** depth."
     return _finish(False, message, verbose)
+
+
+# --- the values a grading variant gives (see exercises.given) --------------------
+
+
+@variants("02-ex1")
+def _receptive_field_values(rng) -> dict:
+    choices = [(d, c) for d in (2, 3, 4, 5) for c in (2, 3, 4) if (d, c) != (3, 3)]
+    depth, convolutions = choices[rng.integers(len(choices))]
+    return {"depth": depth, "convolutions": convolutions}
+
+
+@variants("02-ex2")
+def _conv_parameter_values(rng) -> dict:
+    in_channels = int(rng.choice([3, 16, 24, 48, 96, 192, 384]))
+    return {"in_channels": in_channels, "filters": int(rng.choice([32, 64, 80, 160, 320]))}
+
+
+@variants("02-ex3")
+def _padded_shape_values(rng) -> dict:
+    shape = tuple(int(side) for side in rng.integers(301, 1200, size=2))
+    return {"shape": shape, "depth": int(rng.choice([3, 4, 6]))}
+
+
+@variants("02-ex4")
+def _bottleneck_values(rng) -> dict:
+    depth = int(rng.choice([3, 4]))
+    shape = tuple(int(side) * 2**depth for side in rng.integers(20, 60, size=2))
+    return {"shape": shape, "depth": depth, "base_filters": int(rng.choice([8, 16, 24]))}

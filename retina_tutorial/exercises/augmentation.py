@@ -12,6 +12,7 @@ from retina_tutorial.exercises._core import (
     _finish,
     _not_a_number,
     _unanswered,
+    variants,
 )
 
 #: Transforms that move pixels, so the targets must move with the image.
@@ -283,3 +284,22 @@ def check_binary_targets(targets, original=None, *, verbose: bool = True) -> Res
 
 
 # === Chapters 04-06 ============================================================
+
+
+# --- the values a grading variant gives (see exercises.given) --------------------
+
+
+@variants("03-ex1")
+def _mask_values(rng) -> dict:
+    while True:
+        mask = rng.integers(0, 2, (3, 4))
+        if not np.array_equal(mask, mask[::-1, ::-1]) and 3 <= mask.sum() <= 8:
+            return {"mask": mask}
+
+
+@variants("03-ex2")
+def _reach_values(rng) -> dict:
+    return {
+        "patch_size": int(rng.choice([48, 64, 128, 160])),
+        "zoom": float(rng.choice([0.1, 0.15, 0.25, 0.3])),
+    }

@@ -204,7 +204,8 @@ def check_background_accuracy(answer, split: data.Split, *, verbose: bool = True
             f"the inside-FOV accuracy {values[1]:.4f} is off (the same, counting only "
             "pixels where `split.fov` is True)"
         )
-    return _finish(False, "; ".join(parts).capitalize() + ".", verbose)
+    message = "; ".join(parts)
+    return _finish(False, message[0].upper() + message[1:] + ".", verbose)
 
 
 def check_observer_agreement(answer, test_split: data.Split, *, verbose: bool = True) -> Result:

@@ -15,6 +15,7 @@ from retina_tutorial.exercises._core import (
     _not_a_number,
     _pair_of_numbers,
     _unanswered,
+    variants,
 )
 
 
@@ -282,3 +283,12 @@ def check_scale_factor(answer, fov_large, fov_reference, *, verbose: bool = True
             "FOV pixels) and divide the reference's by the large image's."
         )
     return _finish(False, message, verbose)
+
+
+# --- the values a grading variant gives (see exercises.given) --------------------
+
+
+@variants("06-ex2")
+def _tile_values(rng) -> dict:
+    tile_size = int(rng.choice([256, 384, 640]))
+    return {"tile_size": tile_size, "overlap": int(rng.choice([32, 64, 96]))}

@@ -12,6 +12,7 @@ from retina_tutorial.exercises._core import (
     _not_a_number,
     _pair_of_numbers,
     _unanswered,
+    variants,
 )
 
 #: What ``keras.config.epsilon()`` clips probabilities to, as
@@ -331,3 +332,38 @@ def check_skipped_batches(
     else:
         message = "Hint: every finished epoch used `steps_per_epoch` batches of the stream."
     return _finish(False, message, verbose)
+
+
+# --- the values a grading variant gives (see exercises.given) --------------------
+
+
+@variants("04-ex1")
+def _loss_values(rng) -> dict:
+    pixels = int(rng.integers(4, 7))
+    vessel = rng.integers(0, 2, pixels)
+    inside = np.ones(pixels, int)
+    inside[rng.choice(pixels, 2, replace=False)] = 0
+    y_true = np.stack([vessel, inside], -1).reshape(1, 1, pixels, 2).astype("float32")
+    y_pred = rng.uniform(0.05, 0.95, (1, 1, pixels, 1)).round(2).astype("float32")
+    return {"y_true": y_true, "y_pred": y_pred}
+
+
+@variants("04-ex3")
+def _history_values(rng) -> dict:
+    epochs = int(rng.integers(7, 11))
+    loss = np.sort(rng.uniform(0.1, 0.35, epochs))[::-1].round(3)
+    best = int(rng.integers(2, epochs - 2))
+    val_auc = 0.975 - 0.0015 * np.abs(np.arange(epochs) - best) - 0.01 * (np.arange(epochs) < 2)
+    val_loss = 0.17 + 0.01 * np.abs(np.arange(epochs) - best)
+    return {
+        "history": {
+            "loss": loss.tolist(),
+            "val_loss": val_loss.round(3).tolist(),
+            "val_auc": val_auc.round(4).tolist(),
+        }
+    }
+
+
+@variants("04-ex4")
+def _resume_values(rng) -> dict:
+    return {"epochs_done": int(rng.choice([2, 3, 4, 5, 7, 8, 9]))}

@@ -1,0 +1,147 @@
+"""The audit names what no honest answer does, and nothing in honest work."""
+
+import nbformat
+import pytest
+
+from retina_tutorial import audit, course
+
+CHAPTERS = course.chapters()
+IMPORTS = {"np": "numpy", "exercises": "retina_tutorial.exercises", "evaluate": "x.evaluate"}
+
+
+def _kinds(code, tag="01-ex1"):
+    return [(f.kind, f.zeroes) for f in audit.audit_cell(code, tag, 5, IMPORTS, answer_cell=True)]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_worked_solution_passes_the_audit(chapter):
+    source = course.source_notebook(chapter)
+    submitted = course.student_notebook(source)
+    worked = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.source
+        for cell in source.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    for cell in submitted.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in worked:
+            cell.source = worked[grade_id].replace(course.BEGIN, "").replace(course.END, "")
+    assert audit.audit_notebook(submitted, source) == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "answer = dataset.train.fov.mean()",
+        "import numpy as np\nanswer = np.mean(dataset.train.fov)",
+        "%time answer = dataset.train.fov.mean()",
+        "%%time\nanswer = dataset.train.fov.mean()",
+        "def share(mask):\n    return mask.sum() / mask.size\nanswer = share(dataset.train.fov)",
+        "fov = dataset.train.fov\nprint(fov.shape)\nanswer = float(fov.mean())",
+        "data = dataset.train  # a name of my own\nanswer = data.fov.mean()",
+        "answer = sum(f.sum() for f in dataset.train.fov) / dataset.train.fov.size",
+    ],
+)
+def test_honest_answers_of_many_styles_are_not_flagged(code):
+    assert _kinds(code) == []
+
+
+@pytest.mark.parametrize(
+    "code, kind, zeroes",
+    [
+        # the issue's cheats
+        (
+            "exercises.check_fov_fraction = lambda *a, **k: exercises.Result(True, 'ok')",
+            "checker",
+            "from here",
+        ),
+        ("import types\nexercises = types.SimpleNamespace()", "checker", "from here"),
+        ("get_ipython().input_transformers_cleanup.append(f)", "kernel", "from here"),
+        (
+            "answer = next(n for n in range(21) if exercises.check_x(n, rows).passed)",
+            "checker",
+            "from here",
+        ),
+        ("answer = 0.7891", "typed", "this exercise"),
+        ("answer = float('0.7891')", "typed", "this exercise"),
+        ("answer = (0.9125, 0.8771)", "typed", "this exercise"),
+        ("exercises.evaluation._finish = lambda *a: None", "checker", "from here"),
+        # and others
+        ("import sys\nsys.excepthook = print", "module", "from here"),
+        ("ip = get_ipython()\nip.set_custom_exc((AssertionError,), h)", "kernel", "from here"),
+        (
+            "from IPython import get_ipython as g\ng().events.register('x', f)",
+            "module",
+            "from here",
+        ),
+        ("__builtins__.print = None", "kernel", "from here"),
+        ("import builtins\nbuiltins.AssertionError = Exception", "module", "from here"),
+        ("f = getattr(exercises, 'check_' + 'fov_fraction')", "checker", "from here"),
+        ("exec('an' + 'swer = 0.6878')", "kernel", "from here"),
+        ("np.mean = lambda *a, **k: 0.6878", "module", "from here"),
+        ("from retina_tutorial.exercises import _core", "module", "from here"),
+        ("text = open('../../honest/01_data_preparation/x.ipynb').read()", "files", "from here"),
+        ("import os\nseed = os.environ['RETINA_TUTORIAL_GRADING_VARIANT']", "module", "from here"),
+        ("import pathlib\npathlib.Path('x').write_text('')", "module", "from here"),
+        ("import subprocess\nsubprocess.run(['ls'])", "module", "from here"),
+        ("vars()['answer'] = 0.5", "kernel", "from here"),
+        ("answer = report.__dict__['threshold']", "kernel", "from here"),
+        ("import os\nos._exit(0)", "ends", ""),
+        ("raise SystemExit", "ends", ""),
+        ("answer = dataset.train.fov.mean(", "syntax", ""),
+    ],
+)
+def test_cheats_are_named(code, kind, zeroes):
+    assert (kind, zeroes) in _kinds(code)
+
+
+@pytest.mark.parametrize(
+    "tag, code",
+    [
+        ("01-ex4", "answer = evaluate.second_observer(dataset.test)['f1']"),
+        ("01-ex4", "scores = evaluate.second_observer(test)\nanswer = scores['f1']"),
+        ("05-ex2", "answer = report.threshold"),
+        ("05-ex2", "t = evaluate.choose_threshold(p, v, f)\nanswer = t"),
+        ("02-ex2", "answer = presets['article'].get_layer('b').count_params()"),
+        ("06-ex3", "answer = inference.predict(unet, image, tta=True)"),
+    ],
+)
+def test_an_answer_read_from_the_packages_own_computation_is_named(tag, code):
+    assert ("shortcut", "this exercise") in _kinds(code, tag)
+
+
+def test_the_packages_computation_may_be_printed_beside_ones_own():
+    code = (
+        "answer = 2 * 3\n"
+        "package = model.receptive_field(depth, convolutions=convolutions)\n"
+        "print(answer, package)"
+    )
+    assert _kinds(code.replace("2 * 3", "2 * depth"), "02-ex1") == []
+
+
+def test_a_flag_zeroes_its_exercise_or_every_later_one():
+    tags = ["01-ex1", "01-ex2", "01-ex3", "01-ex4"]
+    findings = [
+        audit.Finding("01-ex2", 7, "typed", "typed", "this exercise"),
+        audit.Finding("01-ex3", 9, "kernel", "get_ipython", "from here"),
+        audit.Finding("01-ex1", 3, "ends", "exit", ""),
+    ]
+    assert audit.zeroed(findings, tags) == {
+        "01-ex2": "typed",
+        "01-ex3": "get_ipython (cell 9)",
+        "01-ex4": "get_ipython (cell 9)",
+    }
+
+
+def test_added_cells_and_edited_read_only_cells_are_read_too():
+    source = course.source_notebook(CHAPTERS[0])
+    submitted = course.student_notebook(source)
+    answer_at = next(
+        i
+        for i, c in enumerate(submitted.cells)
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "01-ex2-answer"
+    )
+    submitted.cells.insert(answer_at, nbformat.v4.new_code_cell("get_ipython()"))
+    submitted.cells[3].source += "\nx = 1"
+    findings = audit.audit_notebook(submitted, source)
+    assert [(f.exercise, f.kind) for f in findings] == [(None, "locked"), ("01-ex2", "kernel")]

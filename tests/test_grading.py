@@ -1,0 +1,117 @@
+"""Grading a student's code cannot switch off: variants, handing in, the reference run."""
+
+import json
+
+import nbformat
+import numpy as np
+import pytest
+
+from retina_tutorial import course, data, exercises, grading
+from retina_tutorial.exercises import _core
+
+CHAPTERS = {path.stem[:2]: path for path in course.chapters()}
+
+
+def _worked(tag):
+    """The setup and worked solution of one exercise, from the book."""
+    chapter = CHAPTERS[tag[:2]]
+    book = course.read(chapter)
+    exercise = course.exercises_of(book)[int(tag.split("ex")[1]) - 1]
+    stub = book.cells[exercise.stub].source.splitlines()
+    at = next(i for i, line in enumerate(stub) if course.STUB_LINE.match(line))
+    return "\n".join(stub[:at]), book.cells[exercise.solution].source
+
+
+@pytest.mark.parametrize("tag", sorted(set(_core.VARIANTS) - {"06-ex2"}))
+@pytest.mark.parametrize("seed", [1, 2, 3, 41])
+def test_the_worked_solution_passes_every_variant_and_the_books_values_do_not(
+    tag, seed, monkeypatch, capsys
+):
+    from retina_tutorial import config, losses, model
+
+    setup, solution = _worked(tag)
+    book_values = {"np": np, "exercises": exercises, "model": model, "config": config}
+    exec(setup, book_values)
+    monkeypatch.setenv(grading.VARIANT_VARIABLE, str(seed))
+    namespace = {"np": np, "exercises": exercises, "model": model, "config": config}
+    namespace["losses"] = losses
+    exec(setup, namespace)
+    exec(solution, namespace)  # ends with `assert result.passed`
+    changed = [k for k in namespace if k in book_values and k not in ("np", "exercises", "model")]
+    assert any(
+        not np.array_equal(np.asarray(namespace[k], object), np.asarray(book_values[k], object))
+        for k in changed
+    ), "the variant gave the book's own values"
+
+
+def test_a_variant_keeps_a_subset_of_every_split_and_says_so(monkeypatch):
+    full = data.load_dataset(synthetic=True, verbose=False)
+    monkeypatch.setenv(grading.VARIANT_VARIABLE, "7")
+    first = data.load_dataset(synthetic=True, verbose=False)
+    again = data.load_dataset(synthetic=True, verbose=False)
+    monkeypatch.setenv(grading.VARIANT_VARIABLE, "8")
+    other = data.load_dataset(synthetic=True, verbose=False)
+    assert (len(first.train), len(first.validation), len(first.test)) == (14, 2, 16)
+    assert first.test.ids == again.test.ids != other.test.ids
+    assert set(first.test.ids) < set(full.test.ids)
+    assert "grading variant 7: 14 train, 2 validation, 16 test images" in first.description
+    monkeypatch.setenv(grading.VARIANT_VARIABLE, "seven")
+    with pytest.raises(grading.GradingError, match="whole number"):
+        grading.variant()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        None,
+        True,
+        3,
+        0.6878123,
+        np.float32(0.25),
+        np.int64(4),
+        "01",
+        (0.91, 0.88),
+        [1, 2],
+        {"flip", "zoom"},
+        np.arange(12, dtype=np.float32).reshape(3, 4),
+        np.array([[True, False]]),
+    ],
+)
+def test_answers_travel_as_plain_data(answer):
+    back = grading.decode(json.loads(json.dumps(grading.encode(answer))))
+    assert type(back) is type(answer)
+    if isinstance(answer, np.ndarray):
+        assert back.dtype == answer.dtype and np.array_equal(back, answer)
+    else:
+        assert back == answer
+
+
+def test_what_cannot_travel_as_data_is_refused_by_every_checker():
+    back = grading.decode(grading.encode(lambda: 0.5))
+    assert isinstance(back, grading.Unreadable)
+    split = data.load_dataset(synthetic=True, verbose=False).train
+    assert not exercises.check_fov_fraction(back, split, verbose=False).passed
+    # A forged record never unpickles: an object array is not an answer.
+    assert grading.encode(np.array([object()]))["type"] == "unreadable"
+
+
+def test_only_the_exercises_own_test_cell_hands_in_its_answer():
+    def cell(grade_id, *records):
+        outputs = [
+            nbformat.v4.new_output("display_data", data={grading.ANSWER_MIME: record})
+            for record in records
+        ]
+        made = nbformat.v4.new_code_cell("", outputs=outputs)
+        made.metadata["nbgrader"] = {"grade_id": grade_id}
+        return made
+
+    right = {"exercise": "01-ex1", "answer": grading.encode(0.5)}
+    forged = {"exercise": "01-ex2", "answer": grading.encode(0.9)}
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            cell("01-ex1-answer", {"exercise": "01-ex1", "answer": grading.encode(0.1)}),
+            cell("01-ex1-test", right, forged),
+            cell("01-ex2-test"),
+        ]
+    )
+    assert grading.handed_in(notebook) == {"01-ex1": grading.encode(0.5)}
