@@ -2,10 +2,11 @@
 
 import math
 
+import keras
 import numpy as np
 import pytest
 
-from retina_tutorial import data, evaluate, exercises, inference, losses
+from retina_tutorial import data, evaluate, exercises, inference, losses, topology
 from retina_tutorial import model as unet
 
 # Four pixels in a row: vessel, background, vessel, and one outside the FOV.
@@ -53,6 +54,9 @@ def ranking():
 
 @pytest.fixture(scope="module")
 def tiny_model():
+    # Seeded: an unlucky random init can give a map too flat for the TTA
+    # test to tell its mistakes apart.
+    keras.utils.set_random_seed(5)
     return unet.build_unet(preset="compact", base_filters=2, depth=1)
 
 
@@ -443,3 +447,48 @@ def test_chance_pr_auc_names_the_near_mistakes():
 
 def test_soft_dice_accepts_three_decimals():
     assert exercises.check_soft_dice(round(DICE_LOSS, 3), Y_TRUE, Y_PRED, verbose=False).passed
+
+
+# --- the exercises on calibration, paired intervals and the vessel tree -------------
+
+
+def test_calibration_error_by_hand_and_its_named_mistakes(ranking):
+    from retina_tutorial import calibration
+
+    probabilities, split = ranking
+    reliability = calibration.reliability(probabilities, split.vessels, split.fov)
+    check = exercises.check_calibration_error
+    assert check(reliability["ece"], probabilities, split, verbose=False).passed
+    gaps = np.abs(np.array(reliability["mean_probability"]) - np.array(reliability["vessel_share"]))
+    if abs(np.nanmean(gaps) - reliability["ece"]) > 1e-3:
+        _specific(check(np.nanmean(gaps), probabilities, split, verbose=False), "plain mean")
+    assert not check(None, probabilities, split, verbose=False).answered
+
+
+def test_paired_interval_follows_the_statements_procedure():
+    margins = np.array([0.05, 0.02, 0.15])  # MODEL_ROWS minus OBSERVER_ROWS, in order
+    picks = np.random.default_rng(0).integers(0, 3, (2000, 3))
+    right = tuple(np.percentile(margins[picks].mean(axis=1), [2.5, 97.5]))
+    check = exercises.check_paired_interval
+    assert check(right, MODEL_ROWS, OBSERVER_ROWS, verbose=False).passed
+    _specific(check(right[::-1], MODEL_ROWS, OBSERVER_ROWS, verbose=False), "swapped")
+    spread = tuple(np.percentile(margins, [2.5, 97.5]))
+    _specific(check(spread, MODEL_ROWS, OBSERVER_ROWS, verbose=False), "margins themselves")
+    result = check((0.0, 1.0), MODEL_ROWS, OBSERVER_ROWS, verbose=False)
+    assert not result.passed and f"{right[0]:.4f}" not in result.message
+
+
+def test_centreline_recall_counts_length_not_pixels():
+    vessels = np.zeros((1, 9, 12), bool)
+    vessels[0, 1:6, 1:4] = True  # a wide vessel, its centreline a column
+    vessels[0, 7, 1:11] = True  # a thin one, ten pixels long
+    split = _split(vessels, np.ones_like(vessels))
+    called = vessels.copy()
+    called[0, 7, 6:11] = False  # half of the thin vessel missed
+    centre = topology.skeleton(vessels)
+    right = called[centre].mean()
+    check = exercises.check_centreline_recall
+    assert check(right, called, split, verbose=False).passed
+    pixel_recall = called[vessels].mean()
+    assert abs(pixel_recall - right) > 0.05
+    _specific(check(pixel_recall, called, split, verbose=False), "pixel recall")

@@ -40,11 +40,14 @@ from retina_tutorial.exercises.data_preparation import (
 )
 from retina_tutorial.exercises.evaluation import (
     check_auc_two_ways,
+    check_calibration_error,
     check_chance_pr_auc,
+    check_paired_interval,
     check_smallest_margin,
     check_youden_threshold,
 )
 from retina_tutorial.exercises.going_further import (
+    check_centreline_recall,
     check_fov_share,
     check_scale_factor,
     check_tile_count,
@@ -72,7 +75,9 @@ __all__ = [
     "check_background_accuracy",
     "check_binary_targets",
     "check_bottleneck_shape",
+    "check_calibration_error",
     "check_camera_factor",
+    "check_centreline_recall",
     "check_chance_pr_auc",
     "check_checkpoint_epochs",
     "check_conv_parameters",
@@ -83,6 +88,7 @@ __all__ = [
     "check_masked_bce",
     "check_observer_agreement",
     "check_padded_shape",
+    "check_paired_interval",
     "check_paired_transforms",
     "check_patch_reach",
     "check_receptive_field",

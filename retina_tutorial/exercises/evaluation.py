@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retina_tutorial import data, evaluate
+from retina_tutorial import calibration, data, evaluate
 from retina_tutorial.exercises._core import (
     FOUR_DECIMALS,
     NEAR_MISS,
@@ -248,22 +248,14 @@ def check_smallest_margin(
     -------
     Result
     """
-    model_rows, observer_rows = list(model_rows), list(observer_rows)
-    model = {str(row["id"]): row[metric] for row in model_rows}
-    observer = {str(row["id"]): row[metric] for row in observer_rows}
-    if len(model) != len(model_rows) or set(model) != set(observer):
-        raise ValueError(
-            "model_rows must hold one row per image (one threshold), for the same image ids "
-            "as observer_rows."
-        )
+    margins = _margins(model_rows, observer_rows, metric)
     if answer is None:
         return _unanswered("a pair `(image_id, margin)`", verbose)
     if isinstance(answer, (str, dict)) or np.ndim(answer) != 1 or len(answer) != 2:
         return _finish(False, "Give a pair `(image_id, margin)`.", verbose)
-    image_id, margin = _as_image_id(answer[0], model), _as_number(answer[1])
+    image_id, margin = _as_image_id(answer[0], margins), _as_number(answer[1])
     if margin is None:
         return _finish(False, "The margin, second in the pair, must be one number.", verbose)
-    margins = {name: model[name] - observer[name] for name in model}
     closest = min(margins, key=margins.get)
     if image_id == closest and abs(margin - margins[closest]) <= FOUR_DECIMALS:
         lead = (
@@ -280,7 +272,7 @@ def check_smallest_margin(
             ),
             verbose,
         )
-    if image_id not in model:
+    if image_id not in margins:
         return _finish(
             False, f"{answer[0]!r} is not a test image id: the rows' ids are the ones.", verbose
         )
@@ -389,3 +381,175 @@ def check_chance_pr_auc(answer, split: data.Split, *, verbose: bool = True) -> R
             "or think: if every pixel is called vessel, what fraction of them is right?"
         )
     return _finish(False, message, verbose)
+
+
+def check_calibration_error(answer, probabilities, split: data.Split, *, verbose=True) -> Result:
+    """Check the expected calibration error (ECE) of a prediction, computed by hand.
+
+    Explained in ``book/05_evaluation.ipynb`` (exercise 5).
+
+    Parameters
+    ----------
+    answer : float or None
+        The ECE over the FOV pixels of ``split``, with 10 equal-width bins.
+    probabilities : (N, H, W) float ndarray
+    split : Split
+        Truth and FOV of those images.
+    verbose : bool
+        Print the feedback.
+
+    Returns
+    -------
+    Result
+    """
+    _check_split(split, "split")
+    if answer is None:
+        return _unanswered("the expected calibration error (one number)", verbose)
+    value = _as_number(answer)
+    if value is None:
+        return _not_a_number(answer, "one number between 0 and 1", verbose)
+    inside = calibration.reliability(probabilities, split.vessels, split.fov)
+    everywhere = np.ones_like(split.fov)
+    gaps = np.abs(np.array(inside["mean_probability"]) - np.array(inside["vessel_share"]))
+    nearest = _nearest(
+        value,
+        {
+            "right": inside["ece"],
+            "unweighted": float(np.nanmean(gaps)),
+            "all pixels": calibration.reliability(probabilities, split.vessels, everywhere)["ece"],
+            "largest": inside["max_gap"],
+            "percent": 100 * inside["ece"],
+        },
+        FOUR_DECIMALS,
+    )
+    if nearest == "right":
+        return _finish(
+            True,
+            (
+                f"ECE {inside['ece']:.4f}: averaged over pixels, the gap between what the "
+                "model says and what it finds is small, because most FOV pixels are easy "
+                "background in the lowest bin, where both are near 0. The reliability "
+                "diagram's middle bins tell more."
+            ),
+            verbose,
+        )
+    messages = {
+        "unweighted": (
+            "That is the plain mean of the bins' gaps. The ECE weighs each bin's gap by "
+            "its share of the pixels."
+        ),
+        "all pixels": (
+            "That counts the surround too: take the pixels inside the FOV only, as every "
+            "metric here does."
+        ),
+        "largest": "That is the largest gap of one bin (the maximum calibration error).",
+        "percent": "That looks like a percentage: give a fraction between 0 and 1.",
+    }
+    message = messages.get(nearest) or (
+        NEAR_MISS
+        if abs(value - inside["ece"]) < 2e-3
+        else (
+            "Hint: put the FOV pixels in 10 bins of equal width by probability; in each, "
+            "take |mean probability - share of vessel pixels| times the bin's pixel count; "
+            "sum, then divide by all FOV pixels."
+        )
+    )
+    return _finish(False, message, verbose)
+
+
+def check_paired_interval(
+    answer, model_rows, observer_rows, *, metric: str = "f1", verbose: bool = True
+) -> Result:
+    """Check a paired percentile-bootstrap interval of the model's margin over the observer.
+
+    Explained in ``book/05_evaluation.ipynb`` (exercise 6). The procedure is
+    the statement's: :data:`RESAMPLES` resamples of the images, drawn with
+    ``np.random.default_rng(0).integers(0, n, (RESAMPLES, n))``, each
+    resample's mean margin, and the 2.5th and 97.5th percentiles
+    (``np.percentile``).
+
+    Parameters
+    ----------
+    answer : tuple of (float, float) or None
+        ``(low, high)``.
+    model_rows, observer_rows : list of dict
+        Per-image rows with ``id`` and ``metric``, as in
+        :func:`check_smallest_margin`.
+    metric : str
+    verbose : bool
+        Print the feedback.
+
+    Returns
+    -------
+    Result
+    """
+    model_rows = list(model_rows)
+    margins = _margins(model_rows, observer_rows, metric)
+    if answer is None:
+        return _unanswered("a pair `(low, high)`", verbose)
+    values = _pair_of_numbers(answer, "`(low, high)`", verbose)
+    if isinstance(values, Result):
+        return values
+    ids = list(margins)  # in the order of model_rows
+    differences = np.array([margins[name] for name in ids])
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(ids), (RESAMPLES, len(ids)))
+    right = np.percentile(differences[picks].mean(axis=1), [2.5, 97.5])
+    observed = {str(row["id"]): row[metric] for row in observer_rows}
+    model = np.array([row[metric] for row in model_rows])
+    observer = np.array([observed[name] for name in ids])
+    unpaired_rng = np.random.default_rng(0)
+    first = unpaired_rng.integers(0, len(ids), (RESAMPLES, len(ids)))
+    second = unpaired_rng.integers(0, len(ids), (RESAMPLES, len(ids)))
+    unpaired = np.percentile(model[first].mean(1) - observer[second].mean(1), [2.5, 97.5])
+    spread = np.percentile(differences, [2.5, 97.5])
+
+    def near(pair):
+        return all(abs(v - t) <= FOUR_DECIMALS for v, t in zip(values, pair))
+
+    if near(right):
+        return _finish(
+            True,
+            (
+                f"The mean margin lies in [{right[0]:+.4f}, {right[1]:+.4f}] (95 %). Paired: "
+                "each resample keeps an image's two scores together, so what the images "
+                "share (a hard image is hard for both) cancels, and the interval is narrower "
+                "than the two scores' own intervals suggest."
+            ),
+            verbose,
+        )
+    if near(right[::-1]):
+        message = "Both bounds are right but swapped: the low one first."
+    elif near(unpaired):
+        message = (
+            "That resamples the model's and the observer's images apart. Pair them: "
+            "resample the images once and take each image's margin."
+        )
+    elif near(spread):
+        message = (
+            "Those are percentiles of the margins themselves, the spread of single "
+            "images. The interval is for their *mean*: take each resample's mean first."
+        )
+    else:
+        message = (
+            "Hint: `margins` in the order of `rows`, `rng = "
+            "np.random.default_rng(0)`, `picks = rng.integers(0, n, (2000, n))`, "
+            "`means = margins[picks].mean(axis=1)`, then `np.percentile(means, [2.5, 97.5])`."
+        )
+    return _finish(False, message, verbose)
+
+
+#: Resamples of the paired bootstrap exercise.
+RESAMPLES = 2000
+
+
+def _margins(model_rows, observer_rows, metric: str) -> dict:
+    model_rows, observer_rows = list(model_rows), list(observer_rows)
+    model = {str(row["id"]): row[metric] for row in model_rows}
+    observer = {str(row["id"]): row[metric] for row in observer_rows}
+    if len(model) != len(model_rows) or set(model) != set(observer):
+        raise ValueError(
+            "model_rows must hold one row per image (one threshold), for the same image ids "
+            "as observer_rows."
+        )
+    return {name: model[name] - observer[name] for name in model}

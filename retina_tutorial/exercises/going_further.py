@@ -6,12 +6,16 @@ import math
 
 import numpy as np
 
-from retina_tutorial import scale
+from retina_tutorial import data, scale, topology
 from retina_tutorial.exercises._core import (
+    FOUR_DECIMALS,
+    NEAR_MISS,
     Result,
     _as_number,
+    _check_split,
     _close,
     _finish,
+    _nearest,
     _not_a_number,
     _pair_of_numbers,
     _unanswered,
@@ -282,6 +286,82 @@ def check_scale_factor(answer, fov_large, fov_reference, *, verbose: bool = True
             "Hint: measure the FOV diameter of each mask (the number of columns that hold "
             "FOV pixels) and divide the reference's by the large image's."
         )
+    return _finish(False, message, verbose)
+
+
+def check_centreline_recall(answer, called, split: data.Split, *, verbose=True) -> Result:
+    """Check the share of the annotated vessel centreline that a binary map finds.
+
+    Explained in ``book/06_going_further.ipynb`` (exercise 5).
+
+    Parameters
+    ----------
+    answer : float or None
+        Pooled over the images: centreline pixels of the 1st manual (inside
+        the FOV) that ``called`` marks as vessel, over all of them.
+    called : (N, H, W) bool ndarray
+        The binary map scored.
+    split : Split
+        Truth and FOV of those images.
+    verbose : bool
+        Print the feedback.
+
+    Returns
+    -------
+    Result
+    """
+    _check_split(split, "split")
+    if answer is None:
+        return _unanswered("the share of the centreline found (one number)", verbose)
+    value = _as_number(answer)
+    if value is None:
+        return _not_a_number(answer, "one number between 0 and 1", verbose)
+    called = np.asarray(called, bool)
+    centre = topology.skeleton(split.vessels & split.fov)
+    found = called & centre
+    per_image = [f.sum() / c.sum() for f, c in zip(found, centre) if c.any()]
+    inside = split.vessels & split.fov
+    nearest = _nearest(
+        value,
+        {
+            "right": float(found.sum() / centre.sum()),
+            "mean": float(np.mean(per_image)),
+            "pixels": float((called & inside).sum() / inside.sum()),
+            "precision": float((topology.skeleton(called & split.fov) & inside).sum())
+            / max(int(topology.skeleton(called & split.fov).sum()), 1),
+        },
+        FOUR_DECIMALS,
+    )
+    truth = float(found.sum() / centre.sum())
+    if nearest == "right":
+        return _finish(
+            True,
+            (
+                f"The map finds {truth:.1%} of the annotated centreline. Counted on the "
+                "centreline, a thin vessel weighs as much per unit of length as a wide one, "
+                "which pixel recall does not."
+            ),
+            verbose,
+        )
+    messages = {
+        "mean": "That is the mean of per-image shares: pool the pixels of all images first.",
+        "pixels": (
+            "That is the pixel recall (sensitivity): the share of all vessel pixels found. "
+            "Count only the centreline pixels, `topology.skeleton(...)` of the annotation."
+        ),
+        "precision": (
+            "That is the other direction: how much of the map's own centreline lies on "
+            "annotated vessel (centreline precision)."
+        ),
+    }
+    message = messages.get(nearest) or (
+        NEAR_MISS
+        if abs(value - truth) < 2e-3
+        else (
+            "Hint: `centre = topology.skeleton(split.vessels & split.fov)`, then the share of "
+            "its pixels where the map says vessel."
+        )
+    )
     return _finish(False, message, verbose)
 
 
