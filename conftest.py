@@ -36,6 +36,8 @@ PROSE_CONSTANTS = {
     "1.6": "RETFound's millions of pretraining images, as published",
     "0.906": "565 -> 512 columns",
     "0.877": "584 -> 512 rows",
+    "2.5": "the lower percentile of a 95 % interval",
+    "97.5": "the upper percentile of a 95 % interval",
 }
 #: A decimal in prose: not part of a word, a version (3.11.7) or a longer number.
 PROSE_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.]*\d)(\s?%)?")

@@ -20,7 +20,7 @@ a checkpoint it wrote (``runs/.../best.keras``) loads with plain
 ``keras.saving.load_model`` once ``retina_tutorial`` is imported.
 """
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 
 def _register_with_keras() -> None:

@@ -73,7 +73,9 @@ DUNDERS = {
     "__code__",
     "__closure__",
     "__builtins__",
-    "__class__",
+    "__base__",
+    "__bases__",
+    "__mro__",
     "__subclasses__",
     "__getattribute__",
     "__setattr__",
@@ -91,9 +93,44 @@ ENDS = {"exit", "quit"}
 CHECKERS = ("exercises", "grading")
 #: Strings that name the grading's files: other students' graded notebooks,
 #: the gradebook, the reference run's answers.
-GRADING_PATHS = ("autograded", "submitted", "gradebook", "grading", "answers.json", ".ipynb", "../")
+GRADING_PATHS = ("autograded", "gradebook", "answers.json", "results.jsonl", ".ipynb")
 #: The magics an honest answer may use (timing, plotting), taken out before reading.
-TIMING_MAGIC = re.compile(r"^[ \t]*(%%?(time|timeit)\b[^\S\n]*|%matplotlib.*$)", re.MULTILINE)
+TIMING_MAGIC = re.compile(
+    r"^[ \t]*(%%?(time|timeit)\b[^\S\n]*|%matplotlib.*$|\?.*$|[^#\n]*\?[ \t]*$)", re.MULTILINE
+)
+#: Attribute names that lead to a module no answer needs, from any object
+#: (``data.grading.os``, ``tarfile.os``, ``tempfile._os``), or read files.
+REACHES = {
+    "os": "uses the operating system (files, environment, processes)",
+    "sys": "changes the Python interpreter",
+    "builtins": "changes Python's built-in functions",
+    "subprocess": "runs other programs",
+    "shutil": "changes files",
+    "importlib": "imports by a computed name",
+    "grading": "uses the grader",
+    "exercises": "uses the checkers",
+    "audit": "uses the audit",
+    "course": "uses the course kit",
+    "open": "opens a file",
+    "fromfile": "reads files",
+    "load": "reads files",
+    "loadtxt": "reads files",
+    "genfromtxt": "reads files",
+    "memmap": "reads files",
+    "read_text": "reads files",
+    "read_bytes": "reads files",
+    "listdir": "lists files",
+    "scandir": "lists files",
+    "walk": "lists files",
+    "glob": "lists files",
+    "iglob": "lists files",
+    "rglob": "lists files",
+    "iterdir": "lists files",
+    "system": "runs other programs",
+    "popen": "runs other programs",
+    "environ": "reads the environment",
+    "getenv": "reads the environment",
+}
 #: Built-in calls that keep a typed answer typed (``float("0.7891")``).
 TYPED_CALLS = {"float", "int", "round", "tuple", "list", "set", "frozenset", "abs", "str"}
 
@@ -115,7 +152,8 @@ class Finding:
     detail : str
         What was seen, for people.
     zeroes : str
-        ``"from here"`` (this exercise and every later one score 0),
+        ``"everything"`` (every exercise scores 0), ``"from here"`` (this
+        exercise and every later one),
         ``"this exercise"`` or ``""`` (named only).
     """
 
@@ -187,8 +225,20 @@ def audit_notebook(submitted, source) -> list[Finding]:
     imported = _module_names(source)
     findings = []
     pending = []  # added cells before the next exercise's answer cell
+    seen = set()
     for index, cell in enumerate(submitted.cells):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if grade_id and grade_id in seen:
+            findings.append(
+                Finding(
+                    _tag(grade_id),
+                    index,
+                    "locked",
+                    f"two cells carry the id {grade_id!r}: a cell disguised as another",
+                    "from here",
+                )
+            )
+        seen.add(grade_id)
         if grade_id in locked:
             if cell.source != locked[grade_id]:
                 findings.append(
@@ -199,6 +249,12 @@ def audit_notebook(submitted, source) -> list[Finding]:
                         "edited a read-only cell (restored before grading)",
                     )
                 )
+                if cell.cell_type == "code":  # what it would have run, read all the same
+                    findings.extend(
+                        f
+                        for f in audit_cell(cell.source, None, index, imported, answer_cell=False)
+                        if f.kind != "syntax"
+                    )
             continue
         if cell.cell_type != "code":
             continue
@@ -212,14 +268,46 @@ def audit_notebook(submitted, source) -> list[Finding]:
         findings.extend(audit_cell(cell.source, tag, index, imported, answer_cell=True))
     for added_index, added in pending:
         findings.extend(audit_cell(added, None, added_index, imported, answer_cell=False))
-    return findings
+    # A finding outside an answer cell counts against the next exercise.
+    answers = [
+        (index, _tag(cell.metadata.get("nbgrader", {}).get("grade_id", "")))
+        for index, cell in enumerate(submitted.cells)
+        if cell.metadata.get("nbgrader", {}).get("grade_id", "").endswith("-answer")
+    ]
+    return sorted(
+        (
+            finding
+            if finding.exercise is not None
+            else dataclasses.replace(
+                finding,
+                exercise=next((tag for at, tag in answers if at > finding.cell), None),
+            )
+            for finding in findings
+        ),
+        key=lambda finding: finding.cell,
+    )
+
+
+def left_running(commands: list[str]) -> Finding:
+    """The finding for a submission that left programs running (grading killed them)."""
+    shown = "; ".join(commands[:3])
+    return Finding(
+        None,
+        0,
+        "process",
+        f"left a program running after its notebook ended (killed: {shown})",
+        "everything",
+    )
 
 
 def zeroed(findings: list[Finding], tags: list[str]) -> dict[str, str]:
     """Exercise tag -> the audit's reason, for each exercise the findings give 0."""
     reasons: dict[str, str] = {}
     for finding in findings:
-        if finding.zeroes == "this exercise" and finding.exercise in tags:
+        if finding.zeroes == "everything":
+            for tag in tags:
+                reasons.setdefault(tag, finding.detail)
+        elif finding.zeroes == "this exercise" and finding.exercise in tags:
             reasons.setdefault(finding.exercise, finding.detail)
         elif finding.zeroes == "from here":
             start = tags.index(finding.exercise) if finding.exercise in tags else len(tags)
@@ -237,9 +325,8 @@ def audit_cell(
     def found(kind, detail, zeroes="from here"):
         return Finding(tag, index, kind, detail, zeroes)
 
-    code = TIMING_MAGIC.sub("", code)
     try:
-        tree = ast.parse(TransformerManager().transform_cell(code))
+        tree = ast.parse(TransformerManager().transform_cell(TIMING_MAGIC.sub("", code)))
     except SyntaxError as error:
         return [found("syntax", f"does not run: {error.msg} (line {error.lineno})", "")]
     findings = []
@@ -253,12 +340,14 @@ def audit_cell(
                 if reason:
                     findings.append(found("module", f"imports {full}: {reason}"))
                 aliases[(alias.asname or alias.name).split(".")[0]] = full
+                if alias.name.startswith("_"):
+                    findings.append(found("module", f"imports {full}: a private part"))
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             if node.id in KERNEL:
                 findings.append(found("kernel", f"{node.id}: {KERNEL[node.id]}"))
             elif node.id in ENDS:
                 findings.append(found("ends", f"{node.id}() ends the kernel", ""))
-            elif node.id in CHECKERS or node.id.startswith("check_") or node.id == "Result":
+            elif node.id in CHECKERS or node.id in _checker_names() or node.id == "Result":
                 findings.append(found("checker", f"uses the checkers ({node.id})"))
             elif node.id == "open":
                 findings.append(found("files", "opens a file"))
@@ -267,10 +356,15 @@ def audit_cell(
         elif isinstance(node, ast.Attribute):
             if node.attr in DUNDERS:
                 findings.append(found("kernel", f"{node.attr}: reaches behind Python's names"))
-            elif node.attr.startswith("check_") or node.attr == "_finish":
+            elif node.attr in _checker_names() or node.attr == "_finish":
                 findings.append(found("checker", f"uses the checkers ({node.attr})"))
             elif node.attr in ("exit", "_exit", "kill", "abort"):
                 findings.append(found("ends", f"{node.attr}() ends the kernel", ""))
+            elif node.attr.lstrip("_") in REACHES:
+                reason = REACHES[node.attr.lstrip("_")]
+                findings.append(found("module", f".{node.attr}: {reason}"))
+            elif node.attr.startswith("_") and not node.attr.endswith("__"):
+                findings.append(found("module", f".{node.attr}: uses a module's private parts"))
             elif node.attr in ("write_text", "write_bytes", "unlink", "rmdir", "rename"):
                 findings.append(found("files", f".{node.attr}: changes files"))
             if isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -287,6 +381,20 @@ def audit_cell(
             and not isinstance(node.args[1], ast.Constant)
         ):
             findings.append(found("kernel", f"{node.func.id}: gets attributes by a computed name"))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr")
+            and len(node.args) > 1
+            and isinstance(node.args[1].value, str)
+            and (
+                node.args[1].value in _checker_names()
+                or (node.args[1].value.startswith("_") and not node.args[1].value.endswith("__"))
+                or node.args[1].value in DUNDERS
+                or node.args[1].value.lstrip("_") in REACHES
+            )
+        ):
+            findings.append(found("module", f"getattr(..., {node.args[1].value!r})"))
         elif isinstance(node, ast.Raise) and node.exc is not None:
             name = _root(node.exc.func if isinstance(node.exc, ast.Call) else node.exc)
             if name in ("SystemExit", "KeyboardInterrupt"):
@@ -311,16 +419,35 @@ def audit_cell(
 
 
 def _answer_findings(tree, tag: str, index: int) -> list[Finding]:
-    computed, shortcuts = RULES[tag]
-    assignments = [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
-        and "answer" in [n for t in _targets(node) for n in _bound_names(t)]
-    ]
-    findings = []
-    values = [node.value for node in assignments if node.value is not None]
-    answered = [v for v in values if not (isinstance(v, ast.Constant) and v.value is None)]
+    computed, names = RULES[tag]
+    shortcuts = set(names)
+    for node in ast.walk(tree):  # an alias of a shortcut is one too
+        if isinstance(node, ast.ImportFrom):
+            shortcuts.update(a.asname for a in node.names if a.name in shortcuts and a.asname)
+    steps = sorted(
+        (
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value
+        ),
+        key=lambda node: (node.lineno, node.col_offset),
+    )
+    findings, tainted, answered = [], set(), []
+    read_off = False
+    for node in steps:
+        names_bound = [name for target in _targets(node) for name in _bound_names(target)]
+        uses = _uses(node.value, tainted, shortcuts) or (
+            isinstance(node, ast.AugAssign) and any(n in tainted for n in names_bound)
+        )
+        for name in names_bound:
+            if name == "answer":
+                read_off = uses
+                if not (isinstance(node.value, ast.Constant) and node.value.value is None):
+                    answered.append(node.value)
+            elif uses:
+                tainted.add(name)
+            else:
+                tainted.discard(name)
     if computed and answered and all(_typed(value) for value in answered):
         findings.append(
             Finding(
@@ -332,15 +459,14 @@ def _answer_findings(tree, tag: str, index: int) -> list[Finding]:
                 "this exercise",
             )
         )
-    tainted = _tainted(tree, set(shortcuts))
-    if shortcuts and any(_uses(value, tainted, set(shortcuts)) for value in values):
+    if shortcuts and read_off:
         findings.append(
             Finding(
                 tag,
                 index,
                 "shortcut",
                 "the answer is read from "
-                f"{' / '.join(shortcuts)}, the computation the exercise asks you to do",
+                f"{' / '.join(names)}, the computation the exercise asks you to do",
                 "this exercise",
             )
         )
@@ -357,28 +483,13 @@ def _typed(node) -> bool:
     return True
 
 
-def _tainted(tree, shortcuts: set) -> set:
-    """Names whose value comes, directly or not, from a call or attribute in ``shortcuts``."""
-    tainted: set = set()
-    changed = True
-    while changed:
-        changed = False
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value:
-                if _uses(node.value, tainted, shortcuts):
-                    for target in _targets(node):
-                        for name in _bound_names(target):
-                            if name not in tainted and name != "answer":
-                                tainted.add(name)
-                                changed = True
-    return tainted
-
-
 def _uses(node, tainted: set, shortcuts: set) -> bool:
     for inner in ast.walk(node):
         if isinstance(inner, ast.Name) and (inner.id in tainted or inner.id in shortcuts):
             return True
         if isinstance(inner, ast.Attribute) and inner.attr in shortcuts:
+            return True
+        if isinstance(inner, ast.Constant) and inner.value in shortcuts:
             return True
         if isinstance(inner, ast.keyword) and inner.arg in shortcuts:
             value = inner.value
@@ -420,9 +531,8 @@ def _module_names(notebook) -> dict:
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
+        tree = _parsed(cell.source)
+        if tree is None:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -430,6 +540,23 @@ def _module_names(notebook) -> dict:
             elif isinstance(node, ast.ImportFrom):
                 names.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
     return names
+
+
+def _parsed(code: str):
+    """The syntax tree of a cell as IPython runs it (magics made calls), or None."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return ast.parse(TransformerManager().transform_cell(TIMING_MAGIC.sub("", code)))
+    except SyntaxError:
+        return None
+
+
+def _checker_names() -> set:
+    """The checkers' names, as ``retina_tutorial.exercises`` exports them."""
+    from retina_tutorial import exercises
+
+    return {name for name in exercises.__all__ if name.startswith("check_")}
 
 
 def _tag(grade_id: str) -> str | None:

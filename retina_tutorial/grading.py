@@ -9,12 +9,13 @@ with one thing only, the student's answer:
 
 1. Each graded test cell *hands in* the answer (:func:`hand_in`): it
    writes the value, as plain data, into the cell's output.
-2. :func:`grade_assignment` runs every submission with ``nbgrader
+2. :func:`grade_assignment` runs each submission alone with ``nbgrader
    autograde`` on a *grading variant* (:func:`variant`): a subset of the
    images that nobody saw while working, and other values for the numbers an
    exercise gives (:func:`retina_tutorial.exercises.given`). A number copied
    from the book, a classmate or a run of one's own is the answer to
-   another question.
+   another question. The answers are read right after each run; a program
+   the run left behind is killed (and named) before the next one starts.
 3. It then checks every handed-in answer in a fresh kernel that runs the
    teacher's source notebook, the chapter and its worked solutions, on the
    same variant; no student code runs there (:func:`reference_notebook`).
@@ -40,8 +41,11 @@ import json
 import numbers
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -56,7 +60,7 @@ RESULTS_VARIABLE = "RETINA_TUTORIAL_GRADING_RESULTS"
 #: The MIME type of a handed-in answer in a test cell's output.
 ANSWER_MIME = "application/vnd.retina-tutorial.answer+json"
 #: Arrays larger than this are not handed in (the largest answer is one map).
-MAX_ELEMENTS = 20_000_000
+MAX_ELEMENTS = 5_000_000
 #: Of each split, the share of images a grading variant keeps (at least 2).
 KEPT_SHARE = 0.8
 
@@ -373,23 +377,36 @@ def grade_assignment(
     seed = new_variant() if seed is None else int(seed)
     workdir = course_dir / "grading" / assignment
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "variant.txt").write_text(f"{seed}\n")
     source = nbformat.read(source_path, as_version=4)
     before = _fingerprint(course_dir)
-    environment = {VARIANT_VARIABLE: str(seed)}
     started = time.perf_counter()
-    with _environment(environment):
-        _autograde(course_dir, assignment)
-        ran = time.perf_counter()
-        answers = {}
+    answers, left_running, log = {}, {}, []
+    with _environment({VARIANT_VARIABLE: str(seed)}):
         for student in submitted:
+            # One student at a time: a notebook nbgrader cannot run costs only its
+            # own author, and what a run leaves behind is that author's.
+            running = _own_processes()
+            failure = _autograde(course_dir, assignment, student)
+            stray = _stray_processes(running)
+            if stray:
+                left_running[student] = stray
             graded = course_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
-            notebook = nbformat.read(graded, as_version=4) if graded.is_file() else None
-            if notebook is None:  # the kernel died: run what nbgrader could not
+            if failure or not graded.is_file():
+                log.append(f"{student}: nbgrader autograde failed ({failure}); run by the kit")
                 notebook = _run_submission(course_dir, assignment, student, source, timeout)
-            answers[student] = handed_in(notebook)
-        checked = check_answers(source, answers, workdir, timeout=timeout)
+                stray = _stray_processes(running)
+                if stray:
+                    left_running.setdefault(student, []).extend(stray)
+            else:
+                notebook = nbformat.read(graded, as_version=4)
+            answers[student] = handed_in(notebook)  # read now: later runs cannot change it
+        ran = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="retina-grading-") as private:
+            checked = check_answers(source, answers, Path(private), timeout=timeout)
+            shutil.copy(Path(private) / "reference.ipynb", workdir / "reference.ipynb")
     checked_at = time.perf_counter()
+    (workdir / "variant.txt").write_text(f"{seed}\n")
+    (workdir / "log.txt").write_text("".join(line + "\n" for line in log))
     (workdir / "timing.json").write_text(
         json.dumps(
             {
@@ -415,6 +432,8 @@ def grade_assignment(
         )
         for student in submitted
     }
+    for student, commands in left_running.items():
+        findings[student].insert(0, audit.left_running(commands))
     grades = _combine(source, checked, findings)
     _write_gradebook(course_dir, assignment, grades)
     _write_tables(workdir, grades, findings)
@@ -443,16 +462,127 @@ def _combine(source, checked, findings) -> list[Grade]:
     return grades
 
 
-def _autograde(course_dir: Path, assignment: str) -> None:
-    """``nbgrader autograde``; a submission that kills its kernel is run again by us."""
-    subprocess.run(
-        [sys.executable, "-m", "nbgrader", "autograde", assignment, "--create", "--force"],
+def _autograde(course_dir: Path, assignment: str, student: str) -> str:
+    """``nbgrader autograde`` of one submission; what went wrong, or ``""``."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "autograde",
+            assignment,
+            "--student",
+            student,
+            "--create",
+            "--force",
+        ],
         cwd=course_dir,
         env=_nbgrader_environment(),
         capture_output=True,
         text=True,
         check=False,
     )
+    if done.returncode == 0:
+        return ""
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "Error" in line]
+    lines = errors or done.stderr.splitlines() or [f"exit status {done.returncode}"]
+    return lines[-1][:300]
+
+
+def _own_processes() -> set:
+    """The ids of this user's running processes (Linux); empty where /proc is missing."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return set()
+    uid = os.getuid()
+    found = set()
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    found.add(int(entry.name))
+    return found
+
+
+def _stray_processes(before: set) -> list[str]:
+    """Kill this user's processes that a submission started and left running.
+
+    Any process of this user that was not running before the submission ran,
+    and is not this process or one of its children, is the submission's: a
+    program it started in the background, which could change the grading's
+    files. A kernel still shutting down gets three seconds to end. All are
+    killed; the command lines of those that are not a Jupyter kernel are
+    returned, for the audit.
+    """
+    deadline = time.monotonic() + 3.0
+    while True:
+        ours = {os.getpid(), *_descendants(os.getpid())}
+        parents = _parents()
+        left = sorted(
+            pid
+            for pid in _own_processes() - before - ours
+            if _abandoned(pid, parents, before, ours)
+        )
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    stray = []
+    for pid in left:
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
+            os.kill(pid, signal.SIGKILL)
+            text = command.decode(errors="replace")
+            if "ipykernel_launcher" not in text:
+                stray.append(text[:200] or f"process {pid}")
+    return stray
+
+
+def _abandoned(pid: int, parents: dict, before: set, ours: set) -> bool:
+    """Whether a new process was left behind by a submission.
+
+    A program a notebook starts in the background outlives the kernel and
+    is adopted by process 1 (or by a session's "subreaper", systemd); up its
+    line of new parents it reaches one of those. A process that one of your
+    running programs starts (a kernel of your Jupyter server, and its
+    children) reaches that program instead, and is left alone.
+    """
+    seen = set()
+    while pid not in seen:
+        seen.add(pid)
+        parent = parents.get(pid)
+        if parent is None or parent in ours:
+            return False
+        if parent == 1:
+            return True
+        if parent in before:
+            with contextlib.suppress(OSError):
+                return b"systemd" in Path(f"/proc/{parent}/cmdline").read_bytes()
+            return False
+        pid = parent
+    return False
+
+
+def _parents() -> dict:
+    """Process id -> its parent's id, for every process (Linux)."""
+    parents = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.parent.name)] = int(fields[1])
+    return parents
+
+
+def _descendants(pid: int) -> set:
+    children: dict = {}
+    for child, parent in _parents().items():
+        children.setdefault(parent, []).append(child)
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
 
 
 def _nbgrader_environment() -> dict:
@@ -517,7 +647,7 @@ def _fingerprint(course_dir: Path) -> dict:
     """Hashes of what a submission must not change: the package, the data, the sources."""
     from retina_tutorial import config
 
-    roots = [Path(__file__).resolve().parent, course_dir / "source"]
+    roots = [Path(__file__).resolve().parent, course_dir / "source", course_dir / "submitted"]
     for location in (config.data_location(), config.own_data_location()):
         if location is not None and location.exists():
             roots.append(location)

@@ -144,4 +144,99 @@ def test_added_cells_and_edited_read_only_cells_are_read_too():
     submitted.cells.insert(answer_at, nbformat.v4.new_code_cell("get_ipython()"))
     submitted.cells[3].source += "\nx = 1"
     findings = audit.audit_notebook(submitted, source)
-    assert [(f.exercise, f.kind) for f in findings] == [(None, "locked"), ("01-ex2", "kernel")]
+    assert [(f.exercise, f.kind) for f in findings] == [("01-ex1", "locked"), ("01-ex2", "kernel")]
+
+
+# --- what a red-team student tried (helper session, this release) --------------------
+
+
+@pytest.mark.parametrize(
+    "code, words",
+    [
+        (
+            "import retina_tutorial as rt\nask = getattr(rt.exercises, 'check_fov_fraction')",
+            "checkers",
+        ),
+        (
+            "import retina_tutorial as rt\nanswer = rt.exercises._core._vessel_shares(s)['right']",
+            "private",
+        ),
+        ("data.grading.os.system('sleep 100 &')", "operating system"),
+        ("import tempfile\ntempfile._os.listdir('..')", "operating system"),
+        ("import tarfile\nnames = tarfile.os.listdir('..')", "operating system"),
+        ("raw = np.fromfile('x', dtype=np.uint8)", "reads files"),
+        ("record = data.grading.decode(x)", "grader"),
+        ("f = getattr(evaluate, '_binary')", "getattr"),
+        ("sys_ = getattr(np, 'sys')", "getattr"),
+    ],
+)
+def test_the_red_teams_routes_are_named(code, words):
+    findings = audit.audit_cell(code, "01-ex1", 5, IMPORTS, answer_cell=True)
+    assert any(words in f.detail and f.zeroes == "from here" for f in findings), findings
+
+
+@pytest.mark.parametrize(
+    "tag, code",
+    [
+        (
+            "01-ex4",
+            "from retina_tutorial.evaluate import second_observer as agreement\n"
+            "answer = agreement(dataset.test)['f1']",
+        ),
+        ("01-ex4", "answer = getattr(evaluate, 'second_observer')(dataset.test)['f1']"),
+    ],
+)
+def test_a_shortcut_under_another_name_is_still_named(tag, code):
+    assert ("shortcut", "this exercise") in _kinds(code, tag)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "answer = dataset.validation.fov.mean()\nprint('submitted:', answer)",
+        "check_total = dataset.train.fov.sum()\nanswer = check_total / dataset.train.fov.size",
+        "answer = dataset.train.fov.mean()\nprint(f'answer for the grading: {answer}')",
+        "answer = dataset.train.fov.mean()\nprint(answer.__class__)",
+        "np.mean?\nanswer = np.mean(dataset.train.fov)",
+        "?np.mean\nanswer = np.mean(dataset.train.fov)",
+        "answer = dataset.train.fov.mean()  # see ../notes",
+    ],
+)
+def test_honest_habits_the_red_team_found_flagged_are_not(code):
+    assert _kinds(code) == []
+
+
+def test_a_shortcut_overwritten_by_ones_own_computation_is_not_named():
+    code = (
+        "scores = evaluate.second_observer(t)\n"
+        "print(scores['f1'])\n"
+        "scores = evaluate.binary_metrics(t.vessels_2nd, t.vessels, t.fov)\n"
+        "answer = scores['f1']"
+    )
+    assert _kinds(code, "01-ex4") == []
+
+
+def test_the_chapters_own_imports_are_known_despite_its_magics():
+    source = course.source_notebook(CHAPTERS[0])
+    submitted = course.student_notebook(source)
+    answer = next(
+        c
+        for c in submitted.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "01-ex1-answer"
+    )
+    answer.source += "\nnp.mean = lambda *a, **k: 0.5\nanswer = dataset.train.fov.mean()"
+    findings = audit.audit_notebook(submitted, source)
+    assert [(f.kind, f.zeroes) for f in findings] == [("module", "from here")]
+
+
+def test_a_cell_disguised_as_a_read_only_one_is_read_and_named():
+    source = course.source_notebook(CHAPTERS[0])
+    submitted = course.student_notebook(source)
+    statement = next(
+        c for c in submitted.cells if c.metadata["nbgrader"]["grade_id"] == "01-ex1-statement"
+    )
+    disguised = nbformat.v4.new_code_cell("cheat = get_ipython()")
+    disguised.metadata["nbgrader"] = dict(statement.metadata["nbgrader"])
+    submitted.cells.insert(submitted.cells.index(statement), disguised)
+    kinds = {(f.kind, f.zeroes) for f in audit.audit_notebook(submitted, source)}
+    assert ("kernel", "from here") in kinds and ("locked", "from here") in kinds

@@ -233,7 +233,41 @@ CLASS = {
         "01-ex3": RIGHT["01-ex3"],
         "01-ex4": "answer = evaluate.second_observer(dataset.test)['f1']",
     },
+    "internals": {
+        "01-ex1": (
+            "import retina_tutorial as rt\n"
+            "ask = getattr(rt.exercises, 'check_fov_fraction')\n"
+            "answer = next(x / 10000 for x in range(6000, 7500)\n"
+            "              if ask(x / 10000, dataset.train, verbose=False).passed)"
+        ),
+        "01-ex2": (
+            "import retina_tutorial as rt\n"
+            "answer = rt.exercises._core._vessel_shares(dataset.train)['right']"
+        ),
+        "01-ex3": (
+            "import retina_tutorial as rt\n"
+            "shares = rt.exercises._core._vessel_shares(dataset.validation)\n"
+            "answer = (1 - shares['all pixels'], 1 - shares['right'])"
+        ),
+        "01-ex4": (
+            "from retina_tutorial.evaluate import second_observer as agreement\n"
+            "answer = agreement(dataset.test)['f1']"
+        ),
+    },
+    "disguised": {tag: f"answer = cheat_{tag[-1]}" for tag in RIGHT},
 }
+#: The disguised student's extra cell: it copies the statement's nbgrader id,
+#: so that it would not be restored, and computes every answer with the
+#: checkers' help.
+DISGUISED = (
+    "ip = get_ipython()\n"
+    "shares = exercises._core._vessel_shares\n"
+    "cheat_1 = dataset.train.fov.mean()\n"
+    "cheat_2 = shares(dataset.train)['right']\n"
+    "cheat_3 = (1 - shares(dataset.validation)['all pixels'],\n"
+    "           1 - shares(dataset.validation)['right'])\n"
+    "cheat_4 = evaluate.second_observer(dataset.test)['f1']"
+)
 #: Student -> the score of each exercise, and what the audit names.
 EXPECTED = {
     "honest": ([1, 1, 1, 1], []),
@@ -247,6 +281,10 @@ EXPECTED = {
     ),
     "copier": ([0, 0, 0, 0], ["check_fov_fraction", "typed"]),
     "hooker": ([0, 0, 0, 0], ["get_ipython", "opens a file"]),
+    # A red-team session's routes: the checkers reached through the package,
+    # and a code cell disguised as the read-only statement before exercise 1.
+    "internals": ([0, 0, 0, 0], ["checkers", "private parts"]),
+    "disguised": ([0, 0, 0, 0], ["disguised as another", "get_ipython"]),
 }
 
 
@@ -264,6 +302,17 @@ def test_a_class_is_graded_by_what_it_answered_not_by_what_its_code_did(tmp_path
             student,
             lambda gid, stub, answers=answers: stub + "\n" + answers.get(gid[:-7], ""),
         )
+    disguised_path = course_dir / "submitted" / "disguised" / assignment / f"{assignment}.ipynb"
+    notebook = nbformat.read(disguised_path, 4)
+    statement = next(
+        i
+        for i, c in enumerate(notebook.cells)
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "01-ex1-statement"
+    )
+    disguise = nbformat.v4.new_code_cell(DISGUISED)
+    disguise.metadata["nbgrader"] = dict(notebook.cells[statement].metadata["nbgrader"])
+    notebook.cells.insert(statement, disguise)
+    nbformat.write(notebook, disguised_path)
     status = cli.main(["grade", assignment, "--course", str(course_dir), "--variant", "3"])
     assert status == 0
     table = course_dir / "grading" / assignment

@@ -1,6 +1,10 @@
 """Grading a student's code cannot switch off: variants, handing in, the reference run."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -115,3 +119,36 @@ def test_only_the_exercises_own_test_cell_hands_in_its_answer():
         ]
     )
     assert grading.handed_in(notebook) == {"01-ex1": grading.encode(0.5)}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux's /proc")
+def test_a_program_left_running_by_a_submission_is_killed_and_named():
+    before = grading._own_processes()
+    # What a notebook's os.system("... &") leaves: a process whose parent has
+    # ended, adopted by process 1.
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess; subprocess.Popen(['sleep', '97'], start_new_session=True)",
+        ],
+        check=True,
+    )
+    stray = grading._stray_processes(before)
+    assert stray == ["sleep 97"]
+    assert not any(
+        Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep\\x0097")
+        for pid in grading._own_processes()
+        if Path(f"/proc/{pid}/cmdline").exists()
+    )
+
+
+def test_a_process_started_by_ones_own_running_program_is_left_alone():
+    before = grading._own_processes()
+    child = subprocess.Popen(["sleep", "30"])  # ours: a child of this process
+    try:
+        assert grading._stray_processes(before) == []
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
