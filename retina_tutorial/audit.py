@@ -331,7 +331,10 @@ def audit_cell(
         return [found("syntax", f"does not run: {error.msg} (line {error.lineno})", "")]
     findings = []
     aliases = dict(imported)
+    allowed = _self_checks(tree)
     for node in ast.walk(tree):
+        if id(node) in allowed:
+            continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             module = node.module if isinstance(node, ast.ImportFrom) else None
             for alias in node.names:
@@ -540,6 +543,56 @@ def _module_names(notebook) -> dict:
             elif isinstance(node, ast.ImportFrom):
                 names.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
     return names
+
+
+def _self_checks(tree) -> set:
+    """The nodes of the book's own self-check, which an answer cell may keep.
+
+    A chapter's exercise cell ends with ``result = exercises.check_...(answer,
+    ...)``; a student who copies it into a course notebook checks an answer
+    already given, once, which asks the checker nothing. Allowed: that call
+    as a statement of its own, at the cell's top level, after the last
+    assignment to ``answer``, with ``answer`` itself as its first argument.
+    """
+    last_answer = max(
+        (
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+            and "answer" in [n for t in _targets(node) for n in _bound_names(t)]
+        ),
+        default=0,
+    )
+    allowed = set()
+    for statement in tree.body:
+        call = statement.value if isinstance(statement, (ast.Assign, ast.Expr)) else None
+        if (
+            isinstance(call, ast.Call)
+            and statement.lineno > last_answer
+            and call.args
+            and isinstance(call.args[0], ast.Name)
+            and call.args[0].id == "answer"
+            and not any(isinstance(a, ast.Starred) for a in call.args)
+            and _is_checker(call.func)
+            and (
+                isinstance(statement, ast.Expr)
+                or [n for t in statement.targets for n in _bound_names(t)] == ["result"]
+            )
+        ):
+            allowed.update({id(call.func), id(getattr(call.func, "value", None))})
+            allowed.update(id(node) for node in ast.walk(call.func))
+    return allowed
+
+
+def _is_checker(func) -> bool:
+    if isinstance(func, ast.Name):
+        return func.id in _checker_names()
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in _checker_names()
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "exercises"
+    )
 
 
 def _parsed(code: str):

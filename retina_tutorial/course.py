@@ -97,9 +97,10 @@ from the data and those variables: a typed number, or one copied from
 anywhere, answers another question. Numbers pass when they agree with the
 right value to 4 decimals, unless the exercise says otherwise.
 
-Calling the checkers yourself, changing modules, the kernel or files, or
-reading the grading's files scores 0 on that exercise and every later one;
-your teacher sees why."""
+Calling the checkers yourself (beyond the book's line `result =
+exercises.check_...(answer, ...)` after your answer), changing modules, the
+kernel or files, or reading the grading's files scores 0 on that exercise
+and every later one; your teacher sees why."""
 #: The course version of the chapter's "## Exercises" paragraph.
 EXERCISES_HEADING = """\
 ## Exercises

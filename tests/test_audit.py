@@ -240,3 +240,32 @@ def test_a_cell_disguised_as_a_read_only_one_is_read_and_named():
     submitted.cells.insert(submitted.cells.index(statement), disguised)
     kinds = {(f.kind, f.zeroes) for f in audit.audit_notebook(submitted, source)}
     assert ("kernel", "from here") in kinds and ("locked", "from here") in kinds
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # the book's exercise cell, copied whole into the course notebook
+        "answer = dataset.train.fov.mean()\n"
+        "result = exercises.check_fov_fraction(answer, dataset.train)",
+        "answer = dataset.train.fov.mean()\n"
+        "exercises.check_fov_fraction(answer, dataset.train, verbose=True)\n"
+        "assert result.passed",
+    ],
+)
+def test_the_books_own_self_check_may_stay_in_an_answer_cell(code):
+    assert _kinds(code) == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # asked before the answer is final, or about other answers: an oracle
+        "result = exercises.check_fov_fraction(answer, dataset.train)\nanswer = 0.5",
+        "for answer in (0.6, 0.7):\n    result = exercises.check_fov_fraction(answer, s)",
+        "result = exercises.check_fov_fraction(0.6878, dataset.train)",
+        "answer = 0.5\nok = [exercises.check_fov_fraction(answer, s)]",
+    ],
+)
+def test_any_other_use_of_a_checker_is_named(code):
+    assert ("checker", "from here") in _kinds(code)

@@ -179,6 +179,20 @@ RIGHT = {
 #: numbers typed are those the book and README publish for DRIVE.
 CLASS = {
     "honest": RIGHT,
+    # Honest too: each answer as the book's exercise cell has it, the
+    # chapter's own self-check included.
+    "book_cells": {
+        tag: f"{code}\nresult = exercises.{checker}(answer, dataset.{split})"
+        for (tag, code), (checker, split) in zip(
+            RIGHT.items(),
+            [
+                ("check_fov_fraction", "train"),
+                ("check_vessel_fraction", "train"),
+                ("check_background_accuracy", "validation"),
+                ("check_observer_agreement", "test"),
+            ],
+        )
+    },
     "mistakes": {
         "01-ex1": "answer = 1 - dataset.train.fov.mean()",
         "01-ex2": "answer = dataset.train.vessels.mean()",
@@ -271,6 +285,7 @@ DISGUISED = (
 #: Student -> the score of each exercise, and what the audit names.
 EXPECTED = {
     "honest": ([1, 1, 1, 1], []),
+    "book_cells": ([1, 1, 1, 1], []),
     "mistakes": ([0, 0, 0, 0], []),
     "blank": ([0, 0, 0, 0], []),
     "early_typo": ([0, 1, 1, 1], ["does not run"]),

@@ -81,6 +81,17 @@ def _not_a_number(answer, expected: str, verbose: bool) -> Result:
     return _finish(False, f"Expected {expected}, got {got}.{hint}", verbose)
 
 
+def _one_number(answer, what: str, verbose: bool):
+    """The answer as a float, or the Result that says why there is none yet.
+
+    ``what`` completes "Replace `None` with ..." for an unanswered exercise.
+    """
+    if answer is None:
+        return _unanswered(what, verbose)
+    value = _as_number(answer)
+    return _not_a_number(answer, "one number", verbose) if value is None else value
+
+
 def _close(value: float, target: float, tolerance: float = TOLERANCE) -> bool:
     return math.isclose(value, target, rel_tol=tolerance, abs_tol=1e-9)
 

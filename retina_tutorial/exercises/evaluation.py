@@ -15,6 +15,7 @@ from retina_tutorial.exercises._core import (
     _finish,
     _nearest,
     _not_a_number,
+    _one_number,
     _pair_of_numbers,
     _unanswered,
     _vessel_shares,
@@ -327,11 +328,9 @@ def check_chance_pr_auc(answer, split: data.Split, *, verbose: bool = True) -> R
     Result
     """
     _check_split(split, "split")
-    if answer is None:
-        return _unanswered("the PR AUC of a constant prediction (one number)", verbose)
-    value = _as_number(answer)
-    if value is None:
-        return _not_a_number(answer, "one number between 0 and 1", verbose)
+    value = _one_number(answer, "the PR AUC of a constant prediction (one number)", verbose)
+    if isinstance(value, Result):
+        return value
     shares = _vessel_shares(split)
     truth = shares["right"]
     nearest = _nearest(
@@ -403,11 +402,9 @@ def check_calibration_error(answer, probabilities, split: data.Split, *, verbose
     Result
     """
     _check_split(split, "split")
-    if answer is None:
-        return _unanswered("the expected calibration error (one number)", verbose)
-    value = _as_number(answer)
-    if value is None:
-        return _not_a_number(answer, "one number between 0 and 1", verbose)
+    value = _one_number(answer, "the expected calibration error (one number)", verbose)
+    if isinstance(value, Result):
+        return value
     inside = calibration.reliability(probabilities, split.vessels, split.fov)
     everywhere = np.ones_like(split.fov)
     gaps = np.abs(np.array(inside["mean_probability"]) - np.array(inside["vessel_share"]))

@@ -17,6 +17,7 @@ from retina_tutorial.exercises._core import (
     _finish,
     _nearest,
     _not_a_number,
+    _one_number,
     _pair_of_numbers,
     _unanswered,
     variants,
@@ -311,11 +312,9 @@ def check_centreline_recall(answer, called, split: data.Split, *, verbose=True) 
     Result
     """
     _check_split(split, "split")
-    if answer is None:
-        return _unanswered("the share of the centreline found (one number)", verbose)
-    value = _as_number(answer)
-    if value is None:
-        return _not_a_number(answer, "one number between 0 and 1", verbose)
+    value = _one_number(answer, "the share of the centreline found (one number)", verbose)
+    if isinstance(value, Result):
+        return value
     called = np.asarray(called, bool)
     centre = topology.skeleton(split.vessels & split.fov)
     found = called & centre
