@@ -61,6 +61,32 @@ MODULES = {
     "atexit": "runs code when the kernel stops",
     "threading": "runs code beside the graded cells",
     "unittest": "patches objects",
+    "pkgutil": "imports by a computed name",
+    "runpy": "runs code from files",
+    "linecache": "reads files",
+    "filecmp": "lists files",
+    "fileinput": "reads files",
+    "posix": "uses the operating system (files, environment, processes)",
+    "nt": "uses the operating system (files, environment, processes)",
+    "_thread": "runs code beside the graded cells",
+    "concurrent": "runs code beside the graded cells",
+    "asyncio": "runs code beside the graded cells",
+    "multiprocessing": "runs other programs",
+    "codecs": "reads files",
+    "io": "reads or writes files",
+    "tarfile": "reads or writes files",
+    "tempfile": "reads or writes files",
+    "zipfile": "reads or writes files",
+    "zipimport": "imports code from files",
+    "mmap": "reads files",
+    "socket": "talks to other programs",
+    "code": "runs code built at run time",
+    "codeop": "runs code built at run time",
+    "trace": "reads or changes code at run time",
+    "tracemalloc": "reads or changes code at run time",
+    "faulthandler": "changes the Python interpreter",
+    "resource": "changes the process's limits",
+    "pty": "runs other programs",
     "retina_tutorial.exercises": "uses the checkers",
     "retina_tutorial.grading": "uses the grader",
     "retina_tutorial.audit": "uses the audit",
@@ -96,7 +122,9 @@ CHECKERS = ("exercises", "grading")
 GRADING_PATHS = ("autograded", "gradebook", "answers.json", "results.jsonl", ".ipynb")
 #: The magics an honest answer may use (timing, plotting), taken out before reading.
 TIMING_MAGIC = re.compile(
-    r"^[ \t]*(%%?(time|timeit)\b[^\S\n]*|%matplotlib.*$|\?.*$|[^#\n]*\?[ \t]*$)", re.MULTILINE
+    r"^[ \t]*(%%?(time|timeit)\b[^\S\n]*|%(matplotlib|precision|who|whos|pinfo|pdoc)\b.*$"
+    r"|\?.*$|[^#\n]*\?[ \t]*$)",
+    re.MULTILINE,
 )
 #: Attribute names that lead to a module no answer needs, from any object
 #: (``data.grading.os``, ``tarfile.os``, ``tempfile._os``), or read files.
@@ -130,6 +158,27 @@ REACHES = {
     "popen": "runs other programs",
     "environ": "reads the environment",
     "getenv": "reads the environment",
+    "f_locals": "reads another function's variables",
+    "f_globals": "reads another function's variables",
+    "f_back": "reads another function's variables",
+    "f_code": "reads or changes code at run time",
+    "f_builtins": "changes Python's built-in functions",
+    "gi_frame": "reads another function's variables",
+    "cr_frame": "reads another function's variables",
+    "tb_frame": "reads another function's variables",
+    "setprofile": "watches the checkers run",
+    "settrace": "watches the checkers run",
+    "resolve_name": "imports by a computed name",
+    "import_module": "imports by a computed name",
+    "fork": "runs other programs",
+    "forkpty": "runs other programs",
+    "execv": "runs other programs",
+    "execve": "runs other programs",
+    "execvp": "runs other programs",
+    "execl": "runs other programs",
+    "spawnv": "runs other programs",
+    "setsid": "runs other programs",
+    "readlink": "reads files",
 }
 #: Built-in calls that keep a typed answer typed (``float("0.7891")``).
 TYPED_CALLS = {"float", "int", "round", "tuple", "list", "set", "frozenset", "abs", "str"}
@@ -227,7 +276,7 @@ def audit_notebook(submitted, source) -> list[Finding]:
     pending = []  # added cells before the next exercise's answer cell
     seen = set()
     for index, cell in enumerate(submitted.cells):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        grade_id = grade_id_of(cell)
         if grade_id and grade_id in seen:
             findings.append(
                 Finding(
@@ -270,9 +319,9 @@ def audit_notebook(submitted, source) -> list[Finding]:
         findings.extend(audit_cell(added, None, added_index, imported, answer_cell=False))
     # A finding outside an answer cell counts against the next exercise.
     answers = [
-        (index, _tag(cell.metadata.get("nbgrader", {}).get("grade_id", "")))
+        (index, _tag(grade_id_of(cell)))
         for index, cell in enumerate(submitted.cells)
-        if cell.metadata.get("nbgrader", {}).get("grade_id", "").endswith("-answer")
+        if grade_id_of(cell).endswith("-answer")
     ]
     return sorted(
         (
@@ -332,6 +381,15 @@ def audit_cell(
     findings = []
     aliases = dict(imported)
     allowed = _self_checks(tree)
+    # vars(x) only reads x's attributes; vars() alone is the notebook's names.
+    reading = {
+        id(node.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "vars"
+        and node.args
+    }
     for node in ast.walk(tree):
         if id(node) in allowed:
             continue
@@ -343,10 +401,12 @@ def audit_cell(
                 if reason:
                     findings.append(found("module", f"imports {full}: {reason}"))
                 aliases[(alias.asname or alias.name).split(".")[0]] = full
+                if module and alias.name in REACHES and not reason:
+                    findings.append(found("module", f"imports {full}: {REACHES[alias.name]}"))
                 if alias.name.startswith("_"):
                     findings.append(found("module", f"imports {full}: a private part"))
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            if node.id in KERNEL:
+            if node.id in KERNEL and id(node) not in reading:
                 findings.append(found("kernel", f"{node.id}: {KERNEL[node.id]}"))
             elif node.id in ENDS:
                 findings.append(found("ends", f"{node.id}() ends the kernel", ""))
@@ -363,6 +423,8 @@ def audit_cell(
                 findings.append(found("checker", f"uses the checkers ({node.attr})"))
             elif node.attr in ("exit", "_exit", "kill", "abort"):
                 findings.append(found("ends", f"{node.attr}() ends the kernel", ""))
+            elif node.attr.startswith("read_") and node.attr != "read_":
+                findings.append(found("files", f".{node.attr}: reads files"))
             elif node.attr.lstrip("_") in REACHES:
                 reason = REACHES[node.attr.lstrip("_")]
                 findings.append(found("module", f".{node.attr}: {reason}"))
@@ -382,6 +444,11 @@ def audit_cell(
             and node.func.id in ("getattr", "hasattr")
             and len(node.args) > 1
             and not isinstance(node.args[1], ast.Constant)
+            and (
+                not isinstance(node.args[0], ast.Name)
+                or node.args[0].id in aliases
+                or node.args[0].id in CHECKERS
+            )
         ):
             findings.append(found("kernel", f"{node.func.id}: gets attributes by a computed name"))
         elif (
@@ -389,6 +456,7 @@ def audit_cell(
             and isinstance(node.func, ast.Name)
             and node.func.id in ("getattr", "hasattr")
             and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
             and isinstance(node.args[1].value, str)
             and (
                 node.args[1].value in _checker_names()
@@ -545,6 +613,14 @@ def _module_names(notebook) -> dict:
     return names
 
 
+def grade_id_of(cell) -> str:
+    """A submitted cell's nbgrader id, or "" (metadata a student wrote may be anything)."""
+    meta = cell.get("metadata", {})
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    value = meta.get("grade_id", "") if isinstance(meta, dict) else ""
+    return value if isinstance(value, str) else ""
+
+
 def _self_checks(tree) -> set:
     """The nodes of the book's own self-check, which an answer cell may keep.
 
@@ -566,6 +642,13 @@ def _self_checks(tree) -> set:
     allowed = set()
     for statement in tree.body:
         call = statement.value if isinstance(statement, (ast.Assign, ast.Expr)) else None
+        if (  # print(exercises.check_...(answer, ...))
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "print"
+            and len(call.args) == 1
+        ):
+            call = call.args[0]
         if (
             isinstance(call, ast.Call)
             and statement.lineno > last_answer
@@ -576,7 +659,7 @@ def _self_checks(tree) -> set:
             and _is_checker(call.func)
             and (
                 isinstance(statement, ast.Expr)
-                or [n for t in statement.targets for n in _bound_names(t)] == ["result"]
+                or len([n for t in statement.targets for n in _bound_names(t)]) == 1
             )
         ):
             allowed.update({id(call.func), id(getattr(call.func, "value", None))})

@@ -38,7 +38,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import numbers
 import os
 import re
 import shutil
@@ -54,11 +53,12 @@ import numpy as np
 
 #: The environment variable that holds the grading variant (a whole number).
 VARIANT_VARIABLE = "RETINA_TUTORIAL_GRADING_VARIANT"
-#: Where a reference run finds the answers and writes its results.
+#: Where a reference run finds the answers (a file it deletes once read).
 ANSWERS_VARIABLE = "RETINA_TUTORIAL_GRADING_ANSWERS"
-RESULTS_VARIABLE = "RETINA_TUTORIAL_GRADING_RESULTS"
 #: The MIME type of a handed-in answer in a test cell's output.
 ANSWER_MIME = "application/vnd.retina-tutorial.answer+json"
+#: The MIME type of a reference run's outcomes.
+RESULTS_MIME = "application/vnd.retina-tutorial.results+json"
 #: Arrays larger than this are not handed in (the largest answer is one map).
 MAX_ELEMENTS = 5_000_000
 #: Of each split, the share of images a grading variant keeps (at least 2).
@@ -118,21 +118,30 @@ def variant_of(dataset):
 
 
 def encode(answer) -> dict:
-    """``answer`` as JSON-ready plain data (numbers, strings, containers, arrays)."""
-    if answer is None or isinstance(answer, (bool, str)):
+    """``answer`` as JSON-ready plain data (numbers, strings, containers, arrays).
+
+    Only the exact built-in and NumPy types count (and arrays from TensorFlow,
+    Keras, JAX or PyTorch): an object of a class of one's own could compute
+    its value when it is handed in, after the checker has run, so it is
+    handed in as unreadable.
+    """
+    kind = type(answer)
+    if answer is None or kind in (bool, str):
         return {"type": "plain", "value": answer}
-    if isinstance(answer, np.generic):
+    if kind is int:
+        return {"type": "plain", "value": answer}
+    if kind is float:
+        return {"type": "plain", "value": answer}
+    if isinstance(answer, np.generic) and kind.__module__ == "numpy":
+        if answer.dtype == object:
+            return {"type": "unreadable", "what": "a NumPy object"}
         return {"type": "scalar", "dtype": answer.dtype.str, "value": answer.item()}
-    if isinstance(answer, numbers.Integral):
-        return {"type": "plain", "value": int(answer)}
-    if isinstance(answer, numbers.Real):
-        return {"type": "plain", "value": float(answer)}
-    if isinstance(answer, (tuple, list)):
-        return {"type": type(answer).__name__, "items": [encode(a) for a in answer]}
-    if isinstance(answer, (set, frozenset)):
+    if kind in (tuple, list):
+        return {"type": kind.__name__, "items": [encode(a) for a in answer]}
+    if kind in (set, frozenset):
         items = sorted((encode(a) for a in answer), key=lambda item: json.dumps(item))
         return {"type": "set", "items": items}
-    if isinstance(answer, np.ndarray) or hasattr(answer, "__array__"):
+    if kind is np.ndarray or kind.__module__.split(".")[0] in ARRAY_MODULES:
         array = np.asarray(answer)
         if array.dtype == object or array.size > MAX_ELEMENTS:
             return {"type": "unreadable", "what": f"an array of {array.dtype} {array.shape}"}
@@ -140,7 +149,11 @@ def encode(answer) -> dict:
         np.save(buffer, array, allow_pickle=False)
         packed = base64.b64encode(zlib.compress(buffer.getvalue(), 6)).decode("ascii")
         return {"type": "array", "npy": packed}
-    return {"type": "unreadable", "what": type(answer).__name__}
+    return {"type": "unreadable", "what": kind.__name__}
+
+
+#: Libraries whose tensors are handed in as arrays.
+ARRAY_MODULES = ("tensorflow", "keras", "jax", "jaxlib", "torch")
 
 
 class Unreadable:
@@ -155,13 +168,20 @@ class Unreadable:
 
 def decode(record: dict):
     """The answer :func:`encode` wrote (never unpickles; unknown forms are Unreadable)."""
+    try:
+        return _decoded(record)
+    except Exception:  # a record written by hand: no answer
+        return Unreadable("a handed-in record that is not one")
+
+
+def _decoded(record: dict):
     kind = record.get("type")
     if kind == "plain":
         return record["value"]
     if kind == "scalar":
         return np.dtype(record["dtype"]).type(record["value"])
     if kind in ("tuple", "list", "set"):
-        items = [decode(item) for item in record["items"]]
+        items = [_decoded(item) for item in record["items"]]
         return {"tuple": tuple, "list": list, "set": set}[kind](items)
     if kind == "array":
         raw = zlib.decompress(base64.b64decode(record["npy"]))
@@ -184,31 +204,50 @@ def handed_in(notebook) -> dict:
     Only the output of an exercise's own graded test cell counts, and only a
     record for that exercise; the last one wins.
     """
+    from retina_tutorial.audit import grade_id_of
+
     answers = {}
     for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        if cell.cell_type != "code" or not grade_id.endswith("-test"):
+        grade_id = grade_id_of(cell)
+        if cell.get("cell_type") != "code" or not grade_id.endswith("-test"):
             continue
         tag = grade_id[: -len("-test")]
         for output in cell.get("outputs", []):
-            record = output.get("data", {}).get(ANSWER_MIME)
+            data = output.get("data") if isinstance(output, dict) else None
+            record = data.get(ANSWER_MIME) if isinstance(data, dict) else None
             if isinstance(record, dict) and record.get("exercise") == tag:
-                answers[tag] = record.get("answer", {"type": "unreadable"})
+                answer = record.get("answer")
+                answers[tag] = answer if isinstance(answer, dict) else {"type": "unreadable"}
     return answers
 
 
 # --- the reference run -------------------------------------------------------------
 
 
+#: The answers a reference run checks, read once from the file it was given.
+_HANDED_IN: dict = {}
+
+
+def load_handed_in() -> None:
+    """In a reference run: read the class's answers, and delete the file at once."""
+    path = Path(os.environ[ANSWERS_VARIABLE])
+    _HANDED_IN.clear()
+    _HANDED_IN.update(json.loads(path.read_text()))
+    path.unlink()
+
+
 def check_handed_in(exercise: str, check) -> None:
     """In a reference run: check every student's answer to ``exercise`` with ``check``.
 
     ``check(answer)`` returns a checker's Result; its feedback is kept as the
-    grade's comment.
+    grade's comment. The outcomes go into the cell's output, which the
+    grader reads from the kernel's replies: no file that another program
+    could change.
     """
-    answers = json.loads(Path(os.environ[ANSWERS_VARIABLE]).read_text())
+    from IPython.display import display
+
     results = {}
-    for student, handed in answers.items():
+    for student, handed in _HANDED_IN.items():
         if exercise not in handed:
             results[student] = (False, "No answer was handed in: the test cell did not run.")
             continue
@@ -219,8 +258,8 @@ def check_handed_in(exercise: str, check) -> None:
             results[student] = (bool(result.passed), result.message)
         except Exception as error:  # a malformed answer: the student's loss, not the run's
             results[student] = (False, f"The answer could not be checked: {error}")
-    with open(os.environ[RESULTS_VARIABLE], "a") as out:
-        out.write(json.dumps({"exercise": exercise, "results": results}) + "\n")
+    record = {"exercise": exercise, "results": results}
+    display({RESULTS_MIME: record, "text/plain": f"{exercise}: checked"}, raw=True)
 
 
 def reference_notebook(source):
@@ -274,12 +313,14 @@ def check_answers(source, answers: dict, workdir, *, timeout: int = 600) -> dict
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    answers_file, results_file = workdir / "answers.json", workdir / "results.jsonl"
+    answers_file = workdir / "answers.json"
     answers_file.write_text(json.dumps(answers))
-    results_file.write_text("")
     notebook = reference_notebook(source)
-    files = {ANSWERS_VARIABLE: str(answers_file), RESULTS_VARIABLE: str(results_file)}
-    with _environment(files):
+    first = nbformat.v4.new_code_cell(
+        "from retina_tutorial import grading as _grading\n_grading.load_handed_in()"
+    )
+    notebook.cells.insert(0, first)
+    with _environment({ANSWERS_VARIABLE: str(answers_file)}):
         NotebookClient(
             notebook,
             timeout=timeout,
@@ -289,11 +330,14 @@ def check_answers(source, answers: dict, workdir, *, timeout: int = 600) -> dict
         ).execute()
     nbformat.write(notebook, workdir / "reference.ipynb")
     checked: dict = {student: {} for student in answers}
-    for line in results_file.read_text().splitlines():
-        entry = json.loads(line)
-        for student, outcome in entry["results"].items():
-            checked[student][entry["exercise"]] = tuple(outcome)
     tags = _exercise_tags(source)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            entry = output.get("data", {}).get(RESULTS_MIME)
+            if isinstance(entry, dict) and entry.get("exercise") in tags:
+                for student, outcome in entry["results"].items():
+                    if student in checked:
+                        checked[student][entry["exercise"]] = tuple(outcome)
     missing = [tag for tag in tags if not any(tag in row for row in checked.values())]
     if answers and missing:
         raise GradingError(
@@ -381,7 +425,8 @@ def grade_assignment(
     before = _fingerprint(course_dir)
     started = time.perf_counter()
     answers, left_running, log = {}, {}, []
-    with _environment({VARIANT_VARIABLE: str(seed)}):
+    hidden = Path(tempfile.mkdtemp(prefix="retina-graded-"))
+    with _environment({VARIANT_VARIABLE: str(seed)}), _hidden_until_done(course_dir, hidden):
         for student in submitted:
             # One student at a time: a notebook nbgrader cannot run costs only its
             # own author, and what a run leaves behind is that author's.
@@ -400,6 +445,10 @@ def grade_assignment(
             else:
                 notebook = nbformat.read(graded, as_version=4)
             answers[student] = handed_in(notebook)  # read now: later runs cannot change it
+            # Out of the later submissions' way: they run on the same variant.
+            done = course_dir / "autograded" / student
+            if done.is_dir():
+                shutil.move(str(done), str(hidden / student))
         ran = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="retina-grading-") as private:
             checked = check_answers(source, answers, Path(private), timeout=timeout)
@@ -464,28 +513,34 @@ def _combine(source, checked, findings) -> list[Grade]:
 
 def _autograde(course_dir: Path, assignment: str, student: str) -> str:
     """``nbgrader autograde`` of one submission; what went wrong, or ``""``."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nbgrader",
-            "autograde",
-            assignment,
-            "--student",
-            student,
-            "--create",
-            "--force",
-        ],
-        cwd=course_dir,
-        env=_nbgrader_environment(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # Output to a file, not a pipe: a program the submission leaves running
+    # would hold a pipe open and keep the grading waiting for ever.
+    with tempfile.TemporaryFile("w+") as output:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "nbgrader",
+                "autograde",
+                assignment,
+                "--student",
+                student,
+                "--create",
+                "--force",
+            ],
+            cwd=course_dir,
+            env=_nbgrader_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+        output.seek(0)
+        text = output.read()
     if done.returncode == 0:
         return ""
-    errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "Error" in line]
-    lines = errors or done.stderr.splitlines() or [f"exit status {done.returncode}"]
+    errors = [line for line in text.splitlines() if "ERROR" in line or "Error" in line]
+    lines = errors or text.splitlines() or [f"exit status {done.returncode}"]
     return lines[-1][:300]
 
 
@@ -622,11 +677,27 @@ def restored(notebook, source):
         if cell.metadata.get("nbgrader", {}).get("locked")
     }
     notebook = nbformat.from_dict(notebook)
+    from retina_tutorial.audit import grade_id_of
+
     for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = grade_id_of(cell)
         if grade_id in locked:
             cell.source = locked[grade_id]
     return notebook
+
+
+@contextlib.contextmanager
+def _hidden_until_done(course_dir: Path, hidden: Path):
+    """Put back the graded notebooks moved to ``hidden`` once every submission has run."""
+    try:
+        yield
+    finally:
+        for folder in sorted(hidden.iterdir()):
+            target = course_dir / "autograded" / folder.name
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.move(str(folder), str(target))
+        shutil.rmtree(hidden, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -269,3 +269,53 @@ def test_the_books_own_self_check_may_stay_in_an_answer_cell(code):
 )
 def test_any_other_use_of_a_checker_is_named(code):
     assert ("checker", "from here") in _kinds(code)
+
+
+# --- the second red-team round ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from pkgutil import resolve_name\nresolve_name('sys').setprofile(spy)",
+        "from tarfile import os",
+        "def spy(frame, event, arg):\n    box.update(frame.f_locals)",
+        "import linecache\nlines = linecache.getlines(path)",
+        "import filecmp\nnames = filecmp.dircmp('a', 'b').left_list",
+        "import posix as px\npid = px.fork()",
+        "import pandas as pd\nbook = pd.read_json(path)",
+    ],
+)
+def test_the_second_red_teams_routes_are_named(code):
+    assert any(zeroes == "from here" for _, zeroes in _kinds(code)), _kinds(code)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # the chapter's own idiom, and harmless magics and inspection
+        "fractions = {}\nfor name in ('train', 'validation'):\n"
+        "    fractions[name] = getattr(dataset, name).fov.mean()\n"
+        "answer = fractions['train']",
+        "%precision 4\nanswer = dataset.train.fov.mean()",
+        "%whos\nanswer = dataset.train.fov.mean()",
+        "print(vars(dataset.train).keys())\nanswer = dataset.train.fov.mean()",
+        # self-checks in other shapes, after the answer
+        "answer = dataset.train.fov.mean()\n"
+        "print(exercises.check_fov_fraction(answer, dataset.train))",
+        "answer = dataset.train.fov.mean()\n"
+        "res = exercises.check_fov_fraction(answer, dataset.train)",
+    ],
+)
+def test_honest_code_the_second_red_team_saw_flagged_is_not(code):
+    assert _kinds(code) == []
+
+
+@pytest.mark.parametrize("metadata", [{"grade_id": 5}, "x", {"grade_id": None}])
+def test_malformed_nbgrader_metadata_does_not_stop_the_audit(metadata):
+    source = course.source_notebook(CHAPTERS[0])
+    submitted = course.student_notebook(source)
+    added = nbformat.v4.new_markdown_cell("notes")
+    added.metadata["nbgrader"] = metadata
+    submitted.cells.insert(5, added)
+    assert audit.audit_notebook(submitted, source) == []

@@ -152,3 +152,64 @@ def test_a_process_started_by_ones_own_running_program_is_left_alone():
     finally:
         child.kill()
         child.wait()
+
+
+def test_an_answer_of_a_class_of_ones_own_is_not_read():
+    class Later(float):  # a number that could look its value up when handed in
+        def __float__(self):
+            return 0.6878
+
+    assert grading.encode(Later(0.5)) == {"type": "unreadable", "what": "Later"}
+    assert grading.encode((Later(0.5), 1.0))["items"][0]["type"] == "unreadable"
+
+
+def test_a_hand_written_record_is_no_answer_and_no_crash():
+    nested = {"type": "list", "items": []}
+    for _ in range(5000):
+        nested = {"type": "list", "items": [nested]}
+    for record in (nested, {"type": "set", "items": [{"type": "list", "items": []}]}, {}):
+        assert isinstance(grading.decode(record), grading.Unreadable)
+
+
+def test_a_reference_run_checks_every_students_answer_and_keeps_no_file(tmp_path):
+    """The reference run in small: one exercise, three students, no nbgrader."""
+    pytest.importorskip("nbclient")  # comes with nbgrader, the course extra
+
+    def cell(source, **grader):
+        made = nbformat.v4.new_code_cell(source)
+        made.metadata["nbgrader"] = {"grade_id": grader.pop("grade_id"), **grader}
+        return made
+
+    source = nbformat.v4.new_notebook(
+        cells=[
+            cell("from retina_tutorial import exercises", grade_id="09-cell000", locked=True),
+            cell(
+                "answer = None  # your code here\n### BEGIN SOLUTION\nanswer = 4\n### END SOLUTION",
+                grade_id="09-ex1-answer",
+                solution=True,
+            ),
+            cell(
+                "from retina_tutorial import grading\n"
+                "result = exercises.check_skipped_batches(answer, 2, 2, 16)\n"
+                "grading.hand_in('09-ex1', answer)\n"
+                'assert result.passed, "Not passed yet: see the feedback above."',
+                grade_id="09-ex1-test",
+                grade=True,
+                locked=True,
+                points=1,
+            ),
+        ]
+    )
+    answers = {
+        "right": {"09-ex1": grading.encode(4)},
+        "wrong": {"09-ex1": grading.encode(5)},
+        "none": {},
+    }
+    checked = grading.check_answers(source, answers, tmp_path, timeout=120)
+    assert {student: row["09-ex1"][0] for student, row in checked.items()} == {
+        "right": True,
+        "wrong": False,
+        "none": False,
+    }
+    assert "did not run" in checked["none"]["09-ex1"][1]
+    assert not (tmp_path / "answers.json").exists()  # read once, then gone
