@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import re
 
 #: Calls and names that reach into the kernel, run hidden code or bypass names.
@@ -266,11 +267,7 @@ def audit_notebook(submitted, source) -> list[Finding]:
     list of Finding
         In cell order.
     """
-    locked = {
-        cell.metadata["nbgrader"]["grade_id"]: cell.source
-        for cell in source.cells
-        if cell.metadata.get("nbgrader", {}).get("locked")
-    }
+    locked = locked_sources(source)
     imported = _module_names(source)
     findings = []
     pending = []  # added cells before the next exercise's answer cell
@@ -613,6 +610,15 @@ def _module_names(notebook) -> dict:
     return names
 
 
+def locked_sources(source) -> dict:
+    """Grade id -> source of every read-only cell of a course's source notebook."""
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: cell.source
+        for cell in source.cells
+        if cell.metadata.get("nbgrader", {}).get("locked")
+    }
+
+
 def grade_id_of(cell) -> str:
     """A submitted cell's nbgrader id, or "" (metadata a student wrote may be anything)."""
     meta = cell.get("metadata", {})
@@ -688,11 +694,12 @@ def _parsed(code: str):
         return None
 
 
-def _checker_names() -> set:
+@functools.cache
+def _checker_names() -> frozenset:
     """The checkers' names, as ``retina_tutorial.exercises`` exports them."""
     from retina_tutorial import exercises
 
-    return {name for name in exercises.__all__ if name.startswith("check_")}
+    return frozenset(name for name in exercises.__all__ if name.startswith("check_"))
 
 
 def _tag(grade_id: str) -> str | None:

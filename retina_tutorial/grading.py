@@ -671,14 +671,10 @@ def restored(notebook, source):
     """``notebook`` with every locked cell as the source has it (as nbgrader restores them)."""
     import nbformat
 
-    locked = {
-        cell.metadata["nbgrader"]["grade_id"]: cell.source
-        for cell in source.cells
-        if cell.metadata.get("nbgrader", {}).get("locked")
-    }
-    notebook = nbformat.from_dict(notebook)
-    from retina_tutorial.audit import grade_id_of
+    from retina_tutorial.audit import grade_id_of, locked_sources
 
+    locked = locked_sources(source)
+    notebook = nbformat.from_dict(notebook)
     for cell in notebook.cells:
         grade_id = grade_id_of(cell)
         if grade_id in locked:
