@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
-from retina_tutorial import data, evaluate, inference
+from retina_tutorial import data, inference, metrics
 from retina_tutorial import model as unet
 
 TARGET_COMPACT_SECONDS = 0.2
@@ -76,14 +76,14 @@ def time_metrics(dataset: data.Dataset, seed: int = 0) -> float:
     test, validation = dataset.test, dataset.validation
     p_test, p_validation = scores(test), scores(validation)
     start = time.perf_counter()
-    threshold = evaluate.choose_threshold(p_validation, validation.vessels, validation.fov)
+    threshold = metrics.choose_threshold(p_validation, validation.vessels, validation.fov)
     for value in (0.5, threshold):
-        evaluate.pixel_metrics(p_test, test.vessels, test.fov, value)
-        evaluate.per_image_metrics(p_test, test.vessels, test.fov, value, ids=test.ids)
-    evaluate.pixel_metrics(p_validation, validation.vessels, validation.fov, threshold)
+        metrics.pixel_metrics(p_test, test.vessels, test.fov, value)
+        metrics.per_image_metrics(p_test, test.vessels, test.fov, value, ids=test.ids)
+    metrics.pixel_metrics(p_validation, validation.vessels, validation.fov, threshold)
     if test.vessels_2nd is not None:
-        evaluate.second_observer(test)
-        evaluate.second_observer_per_image(test)
+        metrics.second_observer(test)
+        metrics.second_observer_per_image(test)
     return time.perf_counter() - start
 
 

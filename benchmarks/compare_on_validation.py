@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import argparse
 
-from retina_tutorial import data, evaluate, inference, pretrained
+from retina_tutorial import data, inference, metrics, pretrained
 
 
 def validation_scores(model, split, *, tta: bool) -> dict:
     """Pooled validation metrics at the F1-maximising threshold."""
     probabilities = inference.predict(model, split.images, tta=tta)
-    threshold = evaluate.choose_threshold(probabilities, split.vessels, split.fov)
-    scores = evaluate.pixel_metrics(probabilities, split.vessels, split.fov, threshold)
+    threshold = metrics.choose_threshold(probabilities, split.vessels, split.fov)
+    scores = metrics.pixel_metrics(probabilities, split.vessels, split.fov, threshold)
     return {"threshold": threshold, **scores}
 
 

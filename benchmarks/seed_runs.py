@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from retina_tutorial import comparison, config, data, evaluate, inference, pretrained
+from retina_tutorial import comparison, config, data, evaluate, inference, metrics, pretrained
 
 
 def main(argv=None) -> int:
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
 
 def _per_image_f1(report) -> list:
     """Each test image's F1 at the report's threshold."""
-    rows = evaluate.per_image_metrics(
+    rows = metrics.per_image_metrics(
         report.test_probabilities, report.test.vessels, report.test.fov, report.threshold
     )
     return [row["f1"] for row in rows]

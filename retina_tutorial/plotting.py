@@ -16,7 +16,6 @@ colour blindness.
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from scipy import ndimage
 
-from retina_tutorial import data, evaluate, topology
+from retina_tutorial import closeups, data, metrics, run_history, topology
 
 #: Okabe-Ito colours of the error overlay.
 COLOURS = {
@@ -36,19 +35,8 @@ COLOURS = {
     "fp": "#D55E00",  # vermillion: vessel claimed where there is none
     "fn": "#56B4E9",  # sky blue: vessel missed
 }
-#: Readable names of the metrics, for axes and legends.
-METRIC_LABELS = {
-    "roc_auc": "ROC AUC",
-    "pr_auc": "PR AUC (average precision)",
-    "f1": "F1 score (Dice)",
-    "accuracy": "Accuracy",
-    "sensitivity": "Sensitivity (recall)",
-    "specificity": "Specificity",
-    "precision": "Precision",
-    "mcc": "Matthews correlation",
-    "iou": "IoU (Jaccard)",
-    "loss": "Loss",
-}
+#: Readable names of the metrics and the loss, for axes and legends.
+METRIC_LABELS = {**metrics.AXIS_LABELS, "loss": "Loss"}
 DPI = 100
 #: Width in pixels that a figure is drawn at on a book page (the text column
 #: on a laptop screen is about 700 pixels, 900 with the sidebars hidden). A
@@ -74,9 +62,9 @@ def plot_roc_pr(
     Parameters
     ----------
     probabilities, truth, fov : (H, W) or (N, H, W) ndarray
-        As for :func:`retina_tutorial.evaluate.pixel_metrics`; pooled.
+        As for :func:`retina_tutorial.metrics.pixel_metrics`; pooled.
     second_observer : dict, optional
-        From :func:`retina_tutorial.evaluate.second_observer`: drawn as one
+        From :func:`retina_tutorial.metrics.second_observer`: drawn as one
         point on each plot (a human annotation has no curve).
     label : str
         Name of the model in the legend.
@@ -87,7 +75,7 @@ def plot_roc_pr(
     -------
     Figure
     """
-    curves = evaluate.roc_pr_curves(probabilities, truth, fov)
+    curves = metrics.roc_pr_curves(probabilities, truth, fov)
     figure = Figure(figsize=(9, 4.5), dpi=DPI, layout="constrained")
     roc, pr = figure.subplots(1, 2)
 
@@ -115,7 +103,7 @@ def plot_roc_pr(
         label=f"{label} (AP = {curves['pr_auc']:.4f})",
     )
     for threshold, marker in zip(operating_points, "osv^<>"):
-        point = evaluate.pixel_metrics(probabilities, truth, fov, threshold)
+        point = metrics.pixel_metrics(probabilities, truth, fov, threshold)
         style = dict(
             color="#0072B2",
             marker=marker,
@@ -238,7 +226,7 @@ def plot_error_overlay(
     show_binary : bool
         Also show the binary segmentation itself, left of the overlay.
     """
-    threshold = evaluate._check_threshold(threshold)
+    threshold = metrics.check_threshold(threshold)
     image, truth, prediction, fov = _check_one(image, truth, prediction, fov)
     predicted = prediction >= threshold
     counts = {
@@ -394,9 +382,9 @@ def plot_tree_breaks(truth, prediction, *, fov=None, image_id=None) -> Figure:
     fov : (H, W) bool ndarray, optional
     image_id : str, optional
     """
-    truth = evaluate._binary(truth, "truth")
-    prediction = evaluate._binary(prediction, "prediction")
-    fov = np.ones(truth.shape, bool) if fov is None else evaluate._binary(fov, "fov")
+    truth = metrics.check_binary(truth, "truth")
+    prediction = metrics.check_binary(prediction, "prediction")
+    fov = np.ones(truth.shape, bool) if fov is None else metrics.check_binary(fov, "fov")
     if not truth.shape == prediction.shape == fov.shape:
         raise ValueError(
             f"shapes differ: truth {truth.shape}, prediction {prediction.shape}, fov {fov.shape}."
@@ -416,7 +404,7 @@ def plot_tree_breaks(truth, prediction, *, fov=None, image_id=None) -> Figure:
         picture[where] = _rgb(colour)
     height, width = truth.shape
     crop_h, crop_w = height // 4, width // 4
-    top, left = evaluate.densest_square(small, max(crop_h, crop_w))
+    top, left = closeups.densest_square(small, max(crop_h, crop_w))
     window = picture[top : top + crop_h, left : left + crop_w]
     zoom = np.full_like(picture, 0.03)
     zoom[: 4 * window.shape[0], : 4 * window.shape[1]] = window.repeat(4, 0).repeat(4, 1)
@@ -469,20 +457,20 @@ def plot_per_image(
     Parameters
     ----------
     rows : list of dict
-        From :func:`retina_tutorial.evaluate.per_image_metrics` (``id`` and
+        From :func:`retina_tutorial.metrics.per_image_metrics` (``id`` and
         ``metric`` keys), one per image.
     metric : str
-        One of :data:`retina_tutorial.evaluate.METRIC_NAMES`.
+        One of :data:`retina_tutorial.metrics.METRIC_NAMES`.
     reference_rows : list of dict, optional
-        E.g. :func:`retina_tutorial.evaluate.second_observer_per_image`,
+        E.g. :func:`retina_tutorial.metrics.second_observer_per_image`,
         drawn as diamonds on the matching images.
     reference_label : str
     data_name : str, optional
         The data set's name for the axis label (``Dataset.name``, such as
         ``"DRIVE"`` or ``"synthetic"``); without it the axis says "test image".
     """
-    if metric not in evaluate.METRIC_NAMES:
-        raise ValueError(f"metric must be one of {evaluate.METRIC_NAMES}, got {metric!r}.")
+    if metric not in metrics.METRIC_NAMES:
+        raise ValueError(f"metric must be one of {metrics.METRIC_NAMES}, got {metric!r}.")
     rows = list(rows)
     if not rows:
         raise ValueError("rows is empty: there is nothing to plot.")
@@ -508,7 +496,7 @@ def plot_per_image(
     if reference_rows is not None:
         lookup = {str(row["id"]): row.get(metric) for row in reference_rows}
         reference = np.array([lookup.get(i, math.nan) for i in ids], dtype=float)
-        if metric not in evaluate.BINARY_METRIC_NAMES:
+        if metric not in metrics.BINARY_METRIC_NAMES:
             raise ValueError(f"{reference_label} has no {metric}: it is binary (no AUC).")
         ax.plot(positions, reference, "D", color="#D55E00", markersize=7, label=reference_label)
         if np.isfinite(reference).any():
@@ -553,8 +541,8 @@ def plot_history(history) -> Figure:
     Returns
     -------
     Figure
-        One panel per quantity; the epoch that training keeps (highest
-        validation AUC, else lowest validation loss) is marked.
+        One panel per quantity; the epoch that training keeps
+        (:func:`retina_tutorial.run_history.best_epoch`) is marked.
     """
     history = _read_history(history)
     epochs = history.pop("epoch", None)
@@ -571,11 +559,8 @@ def plot_history(history) -> Figure:
     rows = math.ceil(len(panels) / columns)
     figure = Figure(figsize=(4.4 * columns, 3.2 * rows), dpi=DPI, layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
-    best, rule = None, ""
-    if "val_auc" in history and np.isfinite(history["val_auc"]).any():
-        best, rule = epochs[int(np.nanargmax(history["val_auc"]))], "highest validation AUC"
-    elif "val_loss" in history and np.isfinite(history["val_loss"]).any():
-        best, rule = epochs[int(np.nanargmin(history["val_loss"]))], "lowest validation loss"
+    kept = run_history.best_epoch(history)  # the epoch saved as best.keras
+    best = None if kept is None else epochs[kept["index"]]
     for ax, name in zip(axes, panels):
         label = _history_label(name)
         if name in rates:
@@ -603,6 +588,7 @@ def plot_history(history) -> Figure:
         ax.grid(alpha=0.3)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
+    rule = "highest validation AUC of an epoch with a finite loss"
     suffix = f" (dotted line: {rule}, epoch {best:g})" if best is not None else ""
     figure.suptitle("Training history" + suffix)
     return figure
@@ -733,10 +719,10 @@ def _check_one(image, truth, prediction, fov):
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"image must be one (H, W, 3) RGB image, got shape {image.shape}.")
-    truth = evaluate._binary(truth, "truth")
+    truth = metrics.check_binary(truth, "truth")
     prediction = np.asarray(prediction)
     prediction = prediction.astype(np.float32)
-    fov = np.ones(image.shape[:2], bool) if fov is None else evaluate._binary(fov, "fov")
+    fov = np.ones(image.shape[:2], bool) if fov is None else metrics.check_binary(fov, "fov")
     shapes = {
         "image": image.shape[:2],
         "truth": truth.shape,
@@ -785,7 +771,7 @@ def _map_figure(values, fov, *, title: str, label: str, vmax: float) -> Figure:
     values = np.asarray(values, dtype=np.float32)
     if values.ndim != 2:
         raise ValueError(f"the map must be (H, W), got shape {values.shape}.")
-    fov = np.ones(values.shape, bool) if fov is None else evaluate._binary(fov, "fov")
+    fov = np.ones(values.shape, bool) if fov is None else metrics.check_binary(fov, "fov")
     if fov.shape != values.shape:
         raise ValueError(f"shapes differ: map {values.shape}, fov {fov.shape}.")
     figure, axes, text = _native_grid(values.shape, 1, 1, legend_width=220, header=0, title=title)
@@ -817,14 +803,7 @@ def _read_history(history) -> dict:
         path = Path(history)
         if not path.is_file():
             raise ValueError(f"{path}: no such history file (expected history.csv of a run).")
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            table = {name: [] for name in reader.fieldnames or ()}
-            for line in reader:
-                for name in table:
-                    cell = line.get(name, "")
-                    table[name].append(float(cell) if cell not in ("", None) else math.nan)
-        history = table
+        history = run_history.read_history(path)
     if not isinstance(history, dict) or not history:
         raise ValueError(
             "history must be a non-empty dict of lists, a keras History or the path of "

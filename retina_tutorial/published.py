@@ -23,7 +23,7 @@ reports ``verified = False``; :func:`results_table` marks such methods with
 parameter count taken from the released code, an MCC from a published
 confusion matrix) are said to be derived in ``notes``.
 
-The second human observer is not listed here: :func:`retina_tutorial.evaluate.second_observer`
+The second human observer is not listed here: :func:`retina_tutorial.metrics.second_observer`
 measures it with our own protocol.
 """
 
@@ -34,6 +34,8 @@ import math
 import numbers
 import textwrap
 from collections.abc import Mapping
+
+from retina_tutorial import metrics
 
 #: Column order of :func:`results_table` rows and of :func:`to_markdown`.
 COLUMNS = (
@@ -56,13 +58,7 @@ METRICS = ("roc_auc", "pr_auc", "f1", "accuracy", "sensitivity", "specificity", 
 #: Column titles used by :func:`to_markdown`.
 HEADERS = {
     "method": "Method",
-    "roc_auc": "ROC AUC",
-    "pr_auc": "PR AUC",
-    "f1": "F1",
-    "accuracy": "Accuracy",
-    "sensitivity": "Sensitivity",
-    "specificity": "Specificity",
-    "mcc": "MCC",
+    **{name: label[0].upper() + label[1:] for name, label in metrics.LABELS.items()},
     "params": "Params",
     "hardware": "Hardware",
     "protocol": "Protocol",
@@ -412,7 +408,7 @@ def results_table(own_rows=()) -> list:
         "params": 1_900_000, "hardware": "...", "protocol": "..."}``.
         ``method`` is required; missing columns become ``None``; keys outside
         :data:`COLUMNS` (such as ``precision`` or ``iou`` from
-        :func:`retina_tutorial.evaluate.pixel_metrics`) are dropped, except
+        :func:`retina_tutorial.metrics.pixel_metrics`) are dropped, except
         ``intervals``: score name -> ``[low, high]``, the 95 % confidence
         interval that :func:`to_markdown` prints under the table.
 

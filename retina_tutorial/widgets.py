@@ -24,7 +24,7 @@ import ipywidgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from retina_tutorial import augment, evaluate, plotting
+from retina_tutorial import augment, metrics, plotting
 
 _VESSEL_COLOURS = np.array([[0.0, 0.0, 0.0], [0.35, 0.35, 0.35], [1.0, 1.0, 1.0]], dtype=np.float32)
 
@@ -324,7 +324,7 @@ def threshold_explorer(image, probabilities, truth, fov, *, image_id=None) -> Ex
     The figure is the binary segmentation at the slider's threshold beside
     :func:`retina_tutorial.plotting.plot_error_overlay` (true positives,
     false positives, false negatives);
-    the summary line gives :func:`retina_tutorial.evaluate.pixel_metrics`
+    the summary line gives :func:`retina_tutorial.metrics.pixel_metrics`
     inside the FOV.
 
     Parameters
@@ -352,7 +352,7 @@ def threshold_explorer(image, probabilities, truth, fov, *, image_id=None) -> Ex
     probabilities = np.asarray(probabilities, dtype=np.float32)
     truth, fov = np.asarray(truth, bool), np.asarray(fov, bool)
     # Validate once, up front, so a wrong input fails before any control is made.
-    evaluate.pixel_metrics(probabilities, truth, fov, 0.5)
+    metrics.pixel_metrics(probabilities, truth, fov, 0.5)
     if image.shape[:2] != probabilities.shape or image.ndim != 3:
         raise ValueError(
             f"threshold_explorer: image {image.shape} must be (H, W, 3) with the "
@@ -360,7 +360,7 @@ def threshold_explorer(image, probabilities, truth, fov, *, image_id=None) -> Ex
         )
 
     def draw(threshold):
-        metrics = evaluate.pixel_metrics(probabilities, truth, fov, threshold)
+        scores = metrics.pixel_metrics(probabilities, truth, fov, threshold)
         figure = plotting.plot_error_overlay(
             image,
             truth,
@@ -371,9 +371,9 @@ def threshold_explorer(image, probabilities, truth, fov, *, image_id=None) -> Ex
             image_id=image_id,
         )
         summary = (
-            f"Threshold {threshold:.2f}: F1 {metrics['f1']:.3f}, sensitivity "
-            f"{metrics['sensitivity']:.3f}, specificity {metrics['specificity']:.3f}, "
-            f"precision {metrics['precision']:.3f}, accuracy {metrics['accuracy']:.3f} "
+            f"Threshold {threshold:.2f}: F1 {scores['f1']:.3f}, sensitivity "
+            f"{scores['sensitivity']:.3f}, specificity {scores['specificity']:.3f}, "
+            f"precision {scores['precision']:.3f}, accuracy {scores['accuracy']:.3f} "
             f"(pixels inside the FOV)"
         )
         return figure, summary

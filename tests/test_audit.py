@@ -98,10 +98,10 @@ def test_cheats_are_named(code, kind, zeroes):
 @pytest.mark.parametrize(
     "tag, code",
     [
-        ("01-ex4", "answer = evaluate.second_observer(dataset.test)['f1']"),
-        ("01-ex4", "scores = evaluate.second_observer(test)\nanswer = scores['f1']"),
+        ("01-ex4", "answer = metrics.second_observer(dataset.test)['f1']"),
+        ("01-ex4", "scores = metrics.second_observer(test)\nanswer = scores['f1']"),
         ("05-ex2", "answer = report.threshold"),
-        ("05-ex2", "t = evaluate.choose_threshold(p, v, f)\nanswer = t"),
+        ("05-ex2", "t = metrics.choose_threshold(p, v, f)\nanswer = t"),
         ("02-ex2", "answer = presets['article'].get_layer('b').count_params()"),
         ("06-ex3", "answer = inference.predict(unet, image, tta=True)"),
     ],
@@ -208,9 +208,9 @@ def test_honest_habits_the_red_team_found_flagged_are_not(code):
 
 def test_a_shortcut_overwritten_by_ones_own_computation_is_not_named():
     code = (
-        "scores = evaluate.second_observer(t)\n"
+        "scores = metrics.second_observer(t)\n"
         "print(scores['f1'])\n"
-        "scores = evaluate.binary_metrics(t.vessels_2nd, t.vessels, t.fov)\n"
+        "scores = metrics.binary_metrics(t.vessels_2nd, t.vessels, t.fov)\n"
         "answer = scores['f1']"
     )
     assert _kinds(code, "01-ex4") == []

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from retina_tutorial import bootstrap, evaluate
+from retina_tutorial import bootstrap, metrics
 
 
 def test_ranking_metrics_from_histograms_match_the_exact_ones():
@@ -12,7 +12,7 @@ def test_ranking_metrics_from_histograms_match_the_exact_ones():
     probabilities = np.clip(rng.normal(0.3 + 0.4 * truth, 0.2), 0, 1).astype(np.float32)
     fov = np.ones_like(truth)
     fov[:, :5] = False
-    exact = evaluate.pixel_metrics(probabilities, truth, fov)
+    exact = metrics.pixel_metrics(probabilities, truth, fov)
     histograms = bootstrap.ranking_histograms(probabilities, truth, fov)
     assert histograms.shape == (3, 2, bootstrap.HISTOGRAM_BINS)
     approximate = bootstrap.ranking_metrics(histograms.sum(axis=0))

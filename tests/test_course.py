@@ -172,7 +172,7 @@ RIGHT = {
         "answer = (1 - v.mean(), 1 - v[f].mean())"
     ),
     "01-ex4": (
-        "t = dataset.test\nanswer = evaluate.binary_metrics(t.vessels_2nd, t.vessels, t.fov)['f1']"
+        "t = dataset.test\nanswer = metrics.binary_metrics(t.vessels_2nd, t.vessels, t.fov)['f1']"
     ),
 }
 #: Student -> answers. Each cheat is one the issue lists or one like it; the
@@ -201,7 +201,7 @@ CLASS = {
             "answer = (1 - v[f].mean(), 1 - v.mean())"
         ),
         "01-ex4": (
-            "t = dataset.test\nanswer = np.mean([evaluate.binary_metrics(\n"
+            "t = dataset.test\nanswer = np.mean([metrics.binary_metrics(\n"
             "    t.vessels_2nd[i], t.vessels[i], t.fov[i])['f1'] for i in range(len(t))])"
         ),
     },
@@ -245,7 +245,7 @@ CLASS = {
         ),
         "01-ex2": "import json\nanswer = json.load(open('../../honest/answers.json'))['ex2']",
         "01-ex3": RIGHT["01-ex3"],
-        "01-ex4": "answer = evaluate.second_observer(dataset.test)['f1']",
+        "01-ex4": "answer = metrics.second_observer(dataset.test)['f1']",
     },
     "internals": {
         "01-ex1": (
@@ -280,7 +280,7 @@ DISGUISED = (
     "cheat_2 = shares(dataset.train)['right']\n"
     "cheat_3 = (1 - shares(dataset.validation)['all pixels'],\n"
     "           1 - shares(dataset.validation)['right'])\n"
-    "cheat_4 = evaluate.second_observer(dataset.test)['f1']"
+    "cheat_4 = metrics.second_observer(dataset.test)['f1']"
 )
 #: Student -> the score of each exercise, and what the audit names.
 EXPECTED = {

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from retina_tutorial import data, evaluate, exercises
+from retina_tutorial import data, exercises, metrics
 from retina_tutorial.exercises import architecture
 
 
@@ -274,7 +274,7 @@ def test_observer_agreement_is_not_refused_for_a_mistake_it_cannot_tell_apart():
     scores = exercises.check_observer_agreement(None, split, verbose=False)
     assert not scores.answered
 
-    truth = evaluate.second_observer(split)["f1"]
+    truth = metrics.second_observer(split)["f1"]
     assert exercises.check_observer_agreement(round(truth, 4), split, verbose=False).passed
 
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from retina_tutorial import data, evaluate, exercises, inference, losses, topology
+from retina_tutorial import data, exercises, grid, inference, losses, metrics, topology
 from retina_tutorial import model as unet
 
 # Four pixels in a row: vessel, background, vessel, and one outside the FOV.
@@ -202,7 +202,7 @@ def test_auc_two_ways_recognises_the_map_with_zero_outside_the_fov(ranking):
     probabilities, split = ranking
     probabilities = np.where(split.fov, probabilities, 0.95).astype(np.float32)
     zeroed = np.where(split.fov, probabilities, 0.0)
-    everywhere = evaluate.pixel_metrics(zeroed, split.vessels, np.ones_like(split.fov))["roc_auc"]
+    everywhere = metrics.pixel_metrics(zeroed, split.vessels, np.ones_like(split.fov))["roc_auc"]
     assert everywhere != pytest.approx(0.25)
     result = exercises.check_auc_two_ways((0.75, everywhere), probabilities, split, verbose=False)
     _specific(result, "0 outside the FOV", "raw map")
@@ -235,12 +235,12 @@ def imbalanced():
 
 def test_youden_threshold_passes_the_curves_best_and_names_f1s(imbalanced):
     (validation, split), _ = imbalanced
-    curves = evaluate.roc_pr_curves(validation, split.vessels, split.fov)
+    curves = metrics.roc_pr_curves(validation, split.vessels, split.fov)
     best = curves["thresholds"][np.argmax(curves["tpr"] - curves["fpr"])]
     check = exercises.check_youden_threshold
     assert check(best, validation, split, verbose=False).passed
     assert check(np.float32(best), validation, split, verbose=False).passed
-    f1_choice = evaluate.choose_threshold(validation, split.vessels, split.fov)
+    f1_choice = metrics.choose_threshold(validation, split.vessels, split.fov)
     assert abs(f1_choice - best) > 0.01
     _specific(check(f1_choice, validation, split, verbose=False), "maximises F1")
     _specific(check(1.5, validation, split, verbose=False), "not a probability")
@@ -249,7 +249,7 @@ def test_youden_threshold_passes_the_curves_best_and_names_f1s(imbalanced):
 
 def test_youden_threshold_names_the_test_images_choice(imbalanced):
     (validation, split), (test, test_split) = imbalanced
-    on_test = evaluate.roc_pr_curves(test, test_split.vessels, test_split.fov)
+    on_test = metrics.roc_pr_curves(test, test_split.vessels, test_split.fov)
     favourite = on_test["thresholds"][np.argmax(on_test["tpr"] - on_test["fpr"])]
     result = exercises.check_youden_threshold(
         favourite, validation, split, test_probabilities=test, test=test_split, verbose=False
@@ -348,11 +348,9 @@ def test_fov_share(batches):
     ],
 )
 def test_tile_count_matches_the_predictor(shape, tile, overlap, multiple):
-    padded = [-(-side // multiple) * multiple for side in shape]
-    stride = (tile - overlap) // multiple * multiple
-    expected = math.prod(
-        len(inference._tile_starts(side, min(tile, side), stride)) for side in padded
-    )
+    padded = [grid.round_up(side, multiple) for side in shape]
+    layout = grid.tile_layout(padded, (tile, tile), overlap, multiple)
+    expected = math.prod(len(starts) for _, starts in layout)
     assert exercises.check_tile_count(
         expected, shape, tile, overlap, multiple, verbose=False
     ).passed

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from retina_tutorial import calibration, data, evaluate, plotting
+from retina_tutorial import calibration, data, metrics, plotting, run_history
 
 SHAPE = (48, 40)
 
@@ -48,7 +48,7 @@ def test_roc_pr_legend_and_second_observer(example):
     second = {"sensitivity": 0.77, "specificity": 0.97, "precision": 0.8, "f1": 0.79}
     figure = plotting.plot_roc_pr(probabilities, truth, fov, second_observer=second, label="Net")
     assert isinstance(figure, Figure)
-    auc = evaluate.pixel_metrics(probabilities, truth, fov)["roc_auc"]
+    auc = metrics.pixel_metrics(probabilities, truth, fov)["roc_auc"]
     text = _texts(figure)
     assert f"Net (AUC = {auc:.4f})" in text and "2nd observer" in text
     roc = figure.axes[0]
@@ -70,7 +70,7 @@ def test_triptych_is_at_native_resolution(example):
 def test_error_overlay_counts_and_colours(example):
     image, truth, probabilities, fov = example
     figure = plotting.plot_error_overlay(image, truth, probabilities, fov=fov, threshold=0.5)
-    m = evaluate.pixel_metrics(probabilities, truth, fov, 0.5)
+    m = metrics.pixel_metrics(probabilities, truth, fov, 0.5)
     labels = [t.get_text() for t in figure.legends[0].get_texts()]
     assert [label.split("\n")[1] for label in labels] == [
         f"{m[k]:,} pixels" for k in ("tp", "fp", "fn")
@@ -157,7 +157,8 @@ def test_history_from_dict_and_csv(tmp_path):
     figure = plotting.plot_history(history)
     titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
     assert titles == ["Loss", "ROC AUC inside the FOV", "Learning rate"]
-    assert "lowest validation loss, epoch 2" in figure.get_suptitle()  # counted from 1
+    # Training keeps an epoch by its validation AUC only; without one, nothing is marked.
+    assert figure.get_suptitle() == "Training history"
 
     file = tmp_path / "history.csv"
     file.write_text(
@@ -227,7 +228,12 @@ def test_history_marks_the_epoch_the_checkpoint_keeps():
         "val_auc": [0.91, 0.94, 0.96],
     }
     # The checkpoint watches the validation AUC (epoch 3), not the loss (epoch 2).
-    assert "highest validation AUC, epoch 3" in plotting.plot_history(history).get_suptitle()
+    title = plotting.plot_history(history).get_suptitle()
+    assert title.endswith("highest validation AUC of an epoch with a finite loss, epoch 3)")
+    # An epoch whose loss is NaN is never saved, however well it scores.
+    history["loss"][2] = float("nan")
+    assert run_history.best_epoch(history)["index"] == 1
+    assert plotting.plot_history(history).get_suptitle().endswith(", epoch 2)")
 
 
 def test_time_to_quality_marks_when_the_target_is_first_reached():

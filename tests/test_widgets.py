@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from retina_tutorial import evaluate, widgets
+from retina_tutorial import metrics, widgets
 
 SHAPE = (40, 36)
 
@@ -94,9 +94,9 @@ def test_threshold_explorer_reports_pixel_metrics(example):
     explorer = widgets.threshold_explorer(image, probabilities, vessels, fov)
     for threshold in (0.3, 0.6):
         explorer.update(threshold=threshold)
-        metrics = evaluate.pixel_metrics(probabilities, vessels, fov, threshold)
-        assert f"F1 {metrics['f1']:.3f}" in explorer.summary
-        assert f"specificity {metrics['specificity']:.3f}" in explorer.summary
+        scores = metrics.pixel_metrics(probabilities, vessels, fov, threshold)
+        assert f"F1 {scores['f1']:.3f}" in explorer.summary
+        assert f"specificity {scores['specificity']:.3f}" in explorer.summary
         assert f"threshold {threshold:.2f}" in explorer.figure._suptitle.get_text()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retina_tutorial import data, evaluate
+from retina_tutorial import data, metrics
 from retina_tutorial.exercises._core import (
     FOUR_DECIMALS,
     NEAR_MISS,
@@ -232,9 +232,9 @@ def check_observer_agreement(answer, test_split: data.Split, *, verbose: bool = 
     value = _as_number(answer)
     if value is None:
         return _not_a_number(answer, "one number between 0 and 1", verbose)
-    scores = evaluate.second_observer(test_split)
+    scores = metrics.second_observer(test_split)
     truth = scores["f1"]
-    rows = evaluate.second_observer_per_image(test_split)
+    rows = metrics.second_observer_per_image(test_split)
     everywhere = np.ones_like(test_split.fov)
     # The right value and the values of the protocols chapter 05 warns about:
     # they differ in the fourth decimal, so the tolerance is 4-decimal rounding.
@@ -243,7 +243,7 @@ def check_observer_agreement(answer, test_split: data.Split, *, verbose: bool = 
         {
             "pooled": truth,
             "mean": float(np.mean([row["f1"] for row in rows])),
-            "all pixels": evaluate.binary_metrics(
+            "all pixels": metrics.binary_metrics(
                 test_split.vessels_2nd, test_split.vessels, everywhere
             )["f1"],
             "accuracy": scores["accuracy"],
@@ -280,7 +280,7 @@ def check_observer_agreement(answer, test_split: data.Split, *, verbose: bool = 
         message = "That is the IoU (Jaccard), TP / (TP + FP + FN). F1 counts TP twice."
     else:
         message = (
-            f"{value:.4f} is off. Hint: `evaluate.binary_metrics(prediction, truth, fov)` "
+            f"{value:.4f} is off. Hint: `metrics.binary_metrics(prediction, truth, fov)` "
             "computes it, with the 2nd manual as the prediction and the 1st as the truth."
         )
     return _finish(False, message, verbose)

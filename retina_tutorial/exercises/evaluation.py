@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retina_tutorial import calibration, data, evaluate
+from retina_tutorial import calibration, data, metrics
 from retina_tutorial.exercises._core import (
     FOUR_DECIMALS,
     NEAR_MISS,
@@ -48,13 +48,13 @@ def check_auc_two_ways(answer, probabilities, split: data.Split, *, verbose: boo
     values = _pair_of_numbers(answer, "`(inside_fov, all_pixels)`", verbose)
     if isinstance(values, Result):
         return values
-    inside = evaluate.pixel_metrics(probabilities, split.vessels, split.fov)["roc_auc"]
-    everywhere = evaluate.pixel_metrics(probabilities, split.vessels, np.ones_like(split.fov))[
+    inside = metrics.pixel_metrics(probabilities, split.vessels, split.fov)["roc_auc"]
+    everywhere = metrics.pixel_metrics(probabilities, split.vessels, np.ones_like(split.fov))[
         "roc_auc"
     ]
     # The same map with 0 outside the FOV, as the package writes maps to disk:
     # "all pixels" of that one is another number, which the statement rules out.
-    zeroed = evaluate.pixel_metrics(
+    zeroed = metrics.pixel_metrics(
         np.where(split.fov, probabilities, 0.0), split.vessels, np.ones_like(split.fov)
     )["roc_auc"]
     inside_ok, everywhere_ok = _close(values[0], inside, 1e-4), _close(values[1], everywhere, 1e-4)
@@ -91,7 +91,7 @@ def check_auc_two_ways(answer, probabilities, split: data.Split, *, verbose: boo
         return _finish(False, "Both numbers are right but swapped: inside the FOV first.", verbose)
     per_image = [
         float(np.mean([
-            evaluate.pixel_metrics(probabilities[i], split.vessels[i], mask[i])["roc_auc"]
+            metrics.pixel_metrics(probabilities[i], split.vessels[i], mask[i])["roc_auc"]
             for i in range(len(split))
         ]))
         for mask in (split.fov, np.ones_like(split.fov))
@@ -117,7 +117,7 @@ def check_auc_two_ways(answer, probabilities, split: data.Split, *, verbose: boo
             "`np.ones_like(split.fov)`, as the fov)"
         )
     message = "; ".join(parts)
-    message = message[0].upper() + message[1:] + ". `evaluate.pixel_metrics` returns `roc_auc`."
+    message = message[0].upper() + message[1:] + ". `metrics.pixel_metrics` returns `roc_auc`."
     return _finish(False, message, verbose)
 
 
@@ -165,12 +165,12 @@ def check_youden_threshold(
         )
 
     def youden(probabilities, split, threshold):
-        scores = evaluate.pixel_metrics(probabilities, split.vessels, split.fov, threshold)
+        scores = metrics.pixel_metrics(probabilities, split.vessels, split.fov, threshold)
         return scores["sensitivity"] + scores["specificity"] - 1
 
     best_j = _best_youden(validation_probabilities, validation)[1]
     given_j = youden(validation_probabilities, validation, value)
-    f1_choice = evaluate.choose_threshold(
+    f1_choice = metrics.choose_threshold(
         validation_probabilities, validation.vessels, validation.fov
     )
     if test_probabilities is not None and test is not None:
@@ -204,12 +204,12 @@ def check_youden_threshold(
     elif value == 0.5:
         message = (
             "0.5 is the default, not J's best: compute `tpr - fpr` at every threshold "
-            "`evaluate.roc_pr_curves` gives for the validation images and keep the highest."
+            "`metrics.roc_pr_curves` gives for the validation images and keep the highest."
         )
     else:
         message = (
             f"J is {given_j:.4f} at {value:.3f}, below the best the validation images allow. "
-            "Hint: `curves = evaluate.roc_pr_curves(...)`, then the threshold where "
+            "Hint: `curves = metrics.roc_pr_curves(...)`, then the threshold where "
             "`curves['tpr'] - curves['fpr']` is largest."
         )
     return _finish(False, message, verbose)
@@ -217,10 +217,10 @@ def check_youden_threshold(
 
 def _best_youden(probabilities, split) -> tuple[float, float]:
     """The threshold with the highest Youden's J on ``split``, and that J."""
-    curves = evaluate.roc_pr_curves(probabilities, split.vessels, split.fov)
+    curves = metrics.roc_pr_curves(probabilities, split.vessels, split.fov)
     best = int(np.argmax(curves["tpr"] - curves["fpr"]))
     threshold = float(curves["thresholds"][best])
-    scores = evaluate.pixel_metrics(probabilities, split.vessels, split.fov, threshold)
+    scores = metrics.pixel_metrics(probabilities, split.vessels, split.fov, threshold)
     return threshold, scores["sensitivity"] + scores["specificity"] - 1
 
 
@@ -238,8 +238,8 @@ def check_smallest_margin(
         the 2nd observer's on it (negative where the observer is better).
     model_rows, observer_rows : list of dict
         Per-image rows with ``id`` and ``metric`` keys, e.g. from
-        :func:`retina_tutorial.evaluate.per_image_metrics` at one threshold and
-        :func:`retina_tutorial.evaluate.second_observer_per_image`.
+        :func:`retina_tutorial.metrics.per_image_metrics` at one threshold and
+        :func:`retina_tutorial.metrics.second_observer_per_image`.
     metric : str
         The score compared.
     verbose : bool
@@ -376,7 +376,7 @@ def check_chance_pr_auc(answer, split: data.Split, *, verbose: bool = True) -> R
         message = NEAR_MISS
     else:
         message = (
-            "Hint: compute it, with `evaluate.pixel_metrics(np.full(shape, 0.5), truth, fov)`, "
+            "Hint: compute it, with `metrics.pixel_metrics(np.full(shape, 0.5), truth, fov)`, "
             "or think: if every pixel is called vessel, what fraction of them is right?"
         )
     return _finish(False, message, verbose)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retina_tutorial import evaluate, scale
+from retina_tutorial import metrics, scale
 from retina_tutorial.exercises._core import (
     Result,
     _as_number,
@@ -114,7 +114,7 @@ def check_images_improved(answer, before, after, *, verbose: bool = True) -> Res
         message = (
             "Hint: for each test image, the F1 of before.test_probabilities >= "
             "before.threshold and of after.test_probabilities >= after.threshold against "
-            "the 1st annotation inside the FOV (evaluate.per_image_metrics does it); count "
+            "the 1st annotation inside the FOV (metrics.per_image_metrics does it); count "
             "the images where the second is higher."
         )
     return _finish(False, message, verbose)
@@ -164,10 +164,10 @@ def check_threshold_spread(answer, reports, *, verbose: bool = True) -> Result:
 
 def _improved(before, after, threshold_before, threshold_after) -> int:
     test = before.test
-    rows_before = evaluate.per_image_metrics(
+    rows_before = metrics.per_image_metrics(
         before.test_probabilities, test.vessels, test.fov, threshold_before
     )
-    rows_after = evaluate.per_image_metrics(
+    rows_after = metrics.per_image_metrics(
         after.test_probabilities, test.vessels, test.fov, threshold_after
     )
     return sum(b["f1"] > a["f1"] for a, b in zip(rows_before, rows_after))
