@@ -11,7 +11,7 @@ import math
 import numpy as np
 from PIL import Image, ImageFilter
 
-from retina_tutorial import scale
+from retina_tutorial import grid, scale
 
 #: estimate_fov works on a copy reduced to at most this many pixels a side.
 FOV_WORKING_SIDE = 1024
@@ -47,7 +47,7 @@ def estimate_fov(image: np.ndarray) -> np.ndarray:
         If ``image`` is not (H, W, 3), or it is uniformly dark, so there is no
         retina to find.
     """
-    images, single = checked_images(image)
+    images, single = as_rgb_stack(image)
     if not single:
         raise ValueError(f"image must be one (H, W, 3) image, got shape {np.shape(image)}.")
     height, width = images.shape[1:3]
@@ -55,7 +55,9 @@ def estimate_fov(image: np.ndarray) -> np.ndarray:
     if step > 1:
         # A large photograph's disc is found as well on a reduced copy, in a
         # fraction of the time; its edge is then within `step` pixels.
-        reduced = scale.resize_image(images[0], (-(-height // step), -(-width // step)))
+        reduced = scale.resize_image(
+            images[0], (grid.ceil_div(height, step), grid.ceil_div(width, step))
+        )
         return scale.resize_mask(estimate_fov(reduced), (height, width))
     red = images[0, :, :, 0]
     level = float(np.percentile(red, 99))
@@ -102,7 +104,7 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
         return mask
     height, width = mask.shape
     step = max(1, math.ceil(max(height, width) / 128))
-    rows, cols = -(-height // step), -(-width // step)
+    rows, cols = grid.ceil_div(height, step), grid.ceil_div(width, step)
     padded = np.zeros((rows * step, cols * step), dtype=np.float32)
     padded[:height, :width] = mask
     coarse = padded.reshape(rows, step, cols, step).mean(axis=(1, 3)) >= 0.5
@@ -127,8 +129,23 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
     return mask & keep
 
 
-def checked_images(image) -> tuple[np.ndarray, bool]:
-    """(N, H, W, 3) float32 from (H, W, 3) or (N, H, W, 3); says what is wrong otherwise."""
+def as_rgb_stack(image) -> tuple[np.ndarray, bool]:
+    """One RGB image or a stack of them as an (N, H, W, 3) float32 stack in [0, 1].
+
+    The input check of everything that takes photographs (:func:`estimate_fov`
+    and :mod:`retina_tutorial.inference`'s predictors).
+
+    Returns
+    -------
+    ((N, H, W, 3) float32 ndarray, bool)
+        The stack, and whether a single (H, W, 3) image was given.
+
+    Raises
+    ------
+    ValueError
+        Saying what is wrong: not (H, W, 3) or (N, H, W, 3), empty, not
+        float, or values outside [0, 1].
+    """
     image = np.asarray(image)
     if image.ndim not in (3, 4):
         raise ValueError(

@@ -10,9 +10,10 @@ camera image, say) are predicted in overlapping tiles whose predictions are
 blended with a smooth window, so memory stays bounded and no seams show.
 Test-time augmentation (TTA) averages the predictions for the four flips.
 
-:func:`estimate_fov` finds the field of view (the bright disc of the retina)
-in an image that comes without a mask, so metrics and figures can still be
-restricted to the retina.
+The padding and the tile layout are :mod:`retina_tutorial.grid`'s;
+:func:`pad_to_multiple` and :func:`crop` are importable from here too. A
+photograph without a FOV mask gets one from
+:func:`retina_tutorial.field_of_view.estimate_fov`, also importable from here.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ import keras
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from retina_tutorial import data, field_of_view, model_files, scale
-from retina_tutorial import model as unet
+from retina_tutorial import data, field_of_view, grid, metrics, model_files, scale
 from retina_tutorial.field_of_view import estimate_fov
+from retina_tutorial.grid import CropBox, crop, pad_to_multiple  # noqa: F401  (the book's names)
+from retina_tutorial.model import contrast_radius, model_depth, receptive_field, required_multiple
 
 #: Images with more pixels than this are predicted in tiles unless told otherwise.
 AUTO_TILE_PIXELS = 1500 * 1500
@@ -40,15 +42,6 @@ _FLIPS = ((False, False), (False, True), (True, False), (True, True))
 
 class ModelFileError(ValueError):
     """A model file is missing, is not a Keras model, or does not fit fundus images."""
-
-
-class CropBox(typing.NamedTuple):
-    """Where the original image lies inside a padded one (pixels)."""
-
-    top: int
-    left: int
-    height: int
-    width: int
 
 
 def load_model(path) -> keras.Model:
@@ -173,68 +166,6 @@ def read_fundus(path) -> np.ndarray:
     return np.ascontiguousarray(pixels, dtype=np.float32) / scale
 
 
-def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, CropBox]:
-    """Reflect-pad the two spatial axes up to a multiple of ``multiple``.
-
-    Explained in ``book/05_evaluation.ipynb``.
-
-    The padding is split between both sides (the extra pixel, if any, goes
-    to the bottom or right), so the image stays centred.
-
-    Parameters
-    ----------
-    image : (H, W), (H, W, C) or (N, H, W, C) ndarray
-        Spatial axes are the first two, except for 4-D stacks.
-    multiple : int
-        Positive; typically ``2 ** depth`` of the U-Net.
-
-    Returns
-    -------
-    padded : ndarray
-        Same dtype and layout, spatial sides multiples of ``multiple``.
-    box : CropBox
-        Where the original lies in ``padded``; :func:`crop` undoes the padding.
-    """
-    if isinstance(multiple, bool) or not isinstance(multiple, (int, np.integer)) or multiple < 1:
-        raise ValueError(f"multiple must be a positive integer, got {multiple!r}.")
-    image = np.asarray(image)
-    rows, cols = _spatial_axes(image, "image")
-    height, width = image.shape[rows], image.shape[cols]
-    if height == 0 or width == 0:
-        raise ValueError(f"image has an empty side: shape {image.shape}.")
-    extra_h = -height % multiple
-    extra_w = -width % multiple
-    box = CropBox(extra_h // 2, extra_w // 2, height, width)
-    for axis, extra, length in ((rows, extra_h, height), (cols, extra_w, width)):
-        if extra:
-            widths = [(0, 0)] * image.ndim
-            widths[axis] = (extra // 2, extra - extra // 2)
-            # A side of one pixel has nothing to reflect: repeat it.
-            image = np.pad(image, widths, mode="reflect" if length > 1 else "edge")
-    return image, box
-
-
-def crop(image: np.ndarray, box: CropBox) -> np.ndarray:
-    """Cut ``box`` out of a padded image (undoes :func:`pad_to_multiple`).
-
-    Explained in ``book/05_evaluation.ipynb``.
-
-    Parameters
-    ----------
-    image : (H, W), (H, W, C) or (N, H, W, C) ndarray
-        Same layout rules as :func:`pad_to_multiple`.
-    box : CropBox
-    """
-    image = np.asarray(image)
-    rows, cols = _spatial_axes(image, "image")
-    if box.top + box.height > image.shape[rows] or box.left + box.width > image.shape[cols]:
-        raise ValueError(f"crop box {tuple(box)} does not fit in an image of shape {image.shape}.")
-    index = [slice(None)] * image.ndim
-    index[rows] = slice(box.top, box.top + box.height)
-    index[cols] = slice(box.left, box.left + box.width)
-    return image[tuple(index)]
-
-
 def predict(
     model: keras.Model,
     image: np.ndarray,
@@ -284,7 +215,7 @@ def predict(
         [0, 1] (for example 0-255 integers), or the arguments are out of range.
     """
     _check_model(model, name="model")
-    images, single = field_of_view.checked_images(image)
+    images, single = field_of_view.as_rgb_stack(image)
     if (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, (int, np.integer))
@@ -305,7 +236,7 @@ def predict(
         size = DEFAULT_TILE_SIZE if tile_size is None else tile_size
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
             raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}.")
-        size = -(-int(size) // multiple) * multiple
+        size = grid.round_up(size, multiple)
         tiles = (size, size)
     else:
         tiles = None
@@ -368,7 +299,7 @@ def predict_flips(model: keras.Model, image: np.ndarray, *, batch_size: int = 1)
         Identity, columns flipped, rows flipped, both.
     """
     _check_model(model, name="model")
-    images, single = field_of_view.checked_images(image)
+    images, single = field_of_view.as_rgb_stack(image)
     padded, box = pad_to_multiple(images, _required_multiple(model))
     flips = []
     for flip in _FLIPS:
@@ -393,12 +324,13 @@ def tile_overlap(model: keras.Model) -> int:
 
     Examples
     --------
-    >>> tile_overlap(unet.build_unet(preset="compact"))
+    >>> from retina_tutorial.model import build_unet
+    >>> tile_overlap(build_unet(preset="compact"))
     204
-    >>> tile_overlap(unet.build_unet(preset="compact", contrast_sigma=10.0))
+    >>> tile_overlap(build_unet(preset="compact", contrast_sigma=10.0))
     444
     """
-    radius = unet.receptive_field(unet.model_depth(model)) // 2 + 1 + unet.contrast_radius(model)
+    radius = receptive_field(model_depth(model)) // 2 + 1 + contrast_radius(model)
     return 4 * radius
 
 
@@ -415,9 +347,9 @@ def tile_grid(shape, model: keras.Model, *, tile_size: int = DEFAULT_TILE_SIZE, 
     """
     multiple = _required_multiple(model)
     overlap = tile_overlap(model) if overlap is None else overlap
-    size = -(-int(tile_size) // multiple) * multiple
-    padded = [-(-int(side) // multiple) * multiple for side in shape[:2]]
-    return tuple(starts for _, starts in _tile_layout(padded, (size, size), overlap, multiple))
+    size = grid.round_up(tile_size, multiple)
+    padded = [grid.round_up(side, multiple) for side in shape[:2]]
+    return tuple(starts for _, starts in grid.tile_layout(padded, (size, size), overlap, multiple))
 
 
 class PhotographPrediction(typing.NamedTuple):
@@ -492,12 +424,11 @@ def predict_photograph(
         ``field_degrees`` is not a sensible number. Each message says what
         was measured and what to do.
     """
-    images, single = field_of_view.checked_images(image)
+    images, single = field_of_view.as_rgb_stack(image)
     if not single:
         raise ValueError(f"image must be one (H, W, 3) photograph, got shape {np.shape(image)}.")
     image = images[0]
     model_scale = scale.of_model(model)
-    photo_scale = None
     if fov is None:
         fov = estimate_fov(image)
     else:
@@ -507,22 +438,18 @@ def predict_photograph(
                 f"fov has shape {fov.shape} but the image is {image.shape[:2]}: give the "
                 "FOV mask of this photograph."
             )
-    factor = 1.0
-    if not native_size:
-        diameter = (
-            scale.fov_diameter(fov) if fov_diameter is None else scale.check_diameter(fov_diameter)
-        )
-        photo_scale = scale.Scale(diameter, scale.check_field(field_degrees))
-        factor = scale.resize_factor(photo_scale, model_scale)
-    if factor == 1.0:
-        probabilities = predict(model, image, tta=tta)
+    if native_size:
+        rescale = scale.Rescale(None, 1.0, image.shape[:2])
     else:
-        seen = scale.resize_image(image, scale.resized_shape(image.shape, factor))
-        probabilities = scale.resize_image(predict(model, seen, tta=tta), image.shape[:2])
-    probabilities = np.where(fov, np.clip(probabilities, 0.0, 1.0), np.float32(0.0))
-    return PhotographPrediction(
-        probabilities.astype(np.float32), fov, photo_scale, model_scale, factor
-    )
+        rescale = scale.rescale_for(fov, field_degrees, model_scale, diameter=fov_diameter)
+    probabilities = _at_model_scale(model, image, fov, rescale, tta)
+    return PhotographPrediction(probabilities, fov, rescale.photo, model_scale, rescale.factor)
+
+
+def _at_model_scale(model, image, fov, rescale: scale.Rescale, tta: bool) -> np.ndarray:
+    """Predict one image resized as ``rescale`` says, back at its own size, 0 outside the FOV."""
+    probabilities = rescale.back(predict(model, rescale.to_model(image), tta=tta))
+    return np.where(fov, np.clip(probabilities, 0.0, 1.0), np.float32(0.0)).astype(np.float32)
 
 
 def predict_split(
@@ -532,14 +459,30 @@ def predict_split(
     *,
     tta: bool = False,
     batch_size: int = 1,
+    stated: scale.Scale | None = None,
 ) -> tuple[np.ndarray, list[float]]:
     """Probabilities for every image of a split, each at its own size and the model's scale.
 
-    Explained in ``book/07_your_own_data.ipynb``. Each image goes through
-    :func:`predict_photograph` with the split's own FOV mask, so images of
-    another camera are resized to the model's scale and back. When every
+    Explained in ``book/07_your_own_data.ipynb``. The one entry for
+    evaluation, on every data set: each image's resizing is decided once
+    from its own FOV mask (:func:`retina_tutorial.scale.rescale_for`), so
+    images of another camera are predicted at the model's scale and resized
+    back, 0 outside the FOV, as :func:`predict_photograph` does. When every
     image is already at the model's scale (DRIVE, the synthetic set) and of
     one size, the stack is predicted as :func:`predict` does, unchanged.
+
+    Parameters
+    ----------
+    model : keras.Model
+    split : retina_tutorial.splits.Split
+    field_degrees : float
+        The camera's field angle.
+    tta : bool
+    batch_size : int
+    stated : retina_tutorial.scale.Scale, optional
+        The images' scale where the data set states it
+        (:attr:`retina_tutorial.splits.Dataset.stated_scale`: DRIVE's for
+        DRIVE and the synthetic set); measured from each FOV mask otherwise.
 
     Returns
     -------
@@ -548,16 +491,20 @@ def predict_split(
         smaller images), and the factor each image was resized by.
     """
     model_scale = scale.of_model(model)
-    factors = [scale.factor_for(fov, field_degrees, model_scale) for fov in split.fov]
+    images = [split.image(index) for index in range(len(split))]
+    rescales = [
+        scale.rescale_for(one.fov[0], field_degrees, model_scale, stated=stated) for one in images
+    ]
+    factors = [rescale.factor for rescale in rescales]
     if split.shapes is None and all(factor == 1.0 for factor in factors):
+        # Exactly what predict gives for the stack: DRIVE's images are never resampled.
         return predict(model, split.images, tta=tta, batch_size=batch_size), factors
     canvas = np.zeros(split.fov.shape, np.float32)
-    for index in range(len(split)):
-        one = split.image(index)
+    for index, (one, rescale) in enumerate(zip(images, rescales)):
         height, width = one.fov.shape[1:]
-        canvas[index, :height, :width] = predict_photograph(
-            model, one.images[0], fov=one.fov[0], field_degrees=field_degrees, tta=tta
-        ).probabilities
+        canvas[index, :height, :width] = _at_model_scale(
+            model, one.images[0], one.fov[0], rescale, tta
+        )
     return canvas, factors
 
 
@@ -612,12 +559,7 @@ def predict_file(
     list of Path
         The three files written.
     """
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float))
-        or not (0.0 <= threshold <= 1.0)
-    ):
-        raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}.")
+    threshold = metrics.check_threshold(threshold)
     image_path = Path(image_path)
     image = read_fundus(image_path)
     fov = (
@@ -647,22 +589,38 @@ def predict_file(
         out_dir / f"{image_path.stem}_vessels.png",
         out_dir / f"{image_path.stem}_fov.png",
     ]
-    text = PngImagePlugin.PngInfo()
-    text.add_text("resize_factor", f"{prediction.factor:.6f}")
-    Image.fromarray(np.round(probabilities * 65535.0).astype(np.uint16)).save(
-        written[0], pnginfo=text
+    write_probabilities(
+        written[0], probabilities, fov, text={"resize_factor": f"{prediction.factor:.6f}"}
     )
     Image.fromarray(((probabilities >= threshold) & fov).astype(np.uint8) * 255).save(written[1])
     Image.fromarray(fov.astype(np.uint8) * 255).save(written[2])
     return written
 
 
-def _spatial_axes(image: np.ndarray, name: str) -> tuple[int, int]:
-    if image.ndim in (2, 3):
-        return 0, 1
-    if image.ndim == 4:
-        return 1, 2
-    raise ValueError(f"{name} must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}.")
+def write_probabilities(path, probabilities: np.ndarray, fov: np.ndarray, *, text=None) -> Path:
+    """Write a probability map as a 16-bit greyscale PNG: round(65535 x p), 0 outside the FOV.
+
+    Explained in ``book/05_evaluation.ipynb``. :func:`predict_file` and
+    :func:`retina_tutorial.report.write_report` write their maps with it;
+    the network never learned the black surround, and no metric counts it.
+
+    Parameters
+    ----------
+    path : str or Path
+    probabilities : (H, W) float ndarray
+        Clipped to [0, 1] first.
+    fov : (H, W) bool ndarray
+    text : dict of str to str, optional
+        Stored in the PNG's text chunks (``predict_file`` stores the
+        ``resize_factor``).
+    """
+    inside = np.where(np.asarray(fov, bool), np.clip(probabilities, 0.0, 1.0), 0.0)
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, str(value))
+    path = Path(path)
+    Image.fromarray(np.round(inside * 65535.0).astype(np.uint16)).save(path, pnginfo=info)
+    return path
 
 
 def _check_model(model, name: str) -> None:
@@ -689,7 +647,7 @@ def _check_model(model, name: str) -> None:
 
 
 def _required_multiple(model) -> int:
-    return int(unet.required_multiple(model))
+    return int(required_multiple(model))
 
 
 def _fixed_input_size(model) -> tuple[int, int] | None:
@@ -734,44 +692,6 @@ def _forward_flipped(model, batch: np.ndarray, flip, batch_size: int) -> np.ndar
     return np.flip(output, axes)
 
 
-def _tile_layout(shape, tiles, overlap: int, multiple: int):
-    """(tile side, starts) along each axis of a padded image of this shape.
-
-    Starts stay on the model's grid so pooling windows line up with the whole image's.
-    """
-    layout = []
-    for length, tile in zip(shape, tiles):
-        tile = min(tile, length)
-        layout.append((tile, _tile_starts(length, tile, (tile - overlap) // multiple * multiple)))
-    return tuple(layout)
-
-
-def _tile_starts(length: int, tile: int, stride: int) -> list[int]:
-    if length <= tile:
-        return [0]
-    return [*list(range(0, length - tile, stride)), length - tile]
-
-
-def _tile_weights(start: int, tile: int, length: int, overlap: int) -> np.ndarray:
-    """1-D blending weights of one tile: low near edges shared with other tiles.
-
-    The outer quarter of the overlap gets weight 0 (tile-edge artefacts are
-    never used), the middle half ramps up as a raised cosine. Edges on the
-    image border keep full weight.
-    """
-    distance = np.full(tile, np.inf)
-    position = np.arange(tile)
-    if start > 0:
-        distance = np.minimum(distance, position)
-    if start + tile < length:
-        distance = np.minimum(distance, tile - 1 - position)
-    margin, ramp = overlap // 4, overlap // 2
-    if ramp == 0:
-        return (distance >= margin).astype(np.float32)
-    t = np.clip((distance - margin + 0.5) / ramp, 0.0, 1.0)
-    return (0.5 - 0.5 * np.cos(np.pi * t)).astype(np.float32)
-
-
 def _predict_tiled(model, image, tiles, overlap, multiple, tta, batch_size, exact_tiles):
     """Predict one (H, W, 3) image in overlapping tiles, blended smoothly."""
     padded, box = pad_to_multiple(image, multiple)
@@ -781,7 +701,9 @@ def _predict_tiled(model, image, tiles, overlap, multiple, tta, batch_size, exac
         if need_h or need_w:
             padded = np.pad(padded, ((0, need_h), (0, need_w), (0, 0)), mode="reflect")
     height, width = padded.shape[:2]
-    (tile_h, starts_r), (tile_w, starts_c) = _tile_layout((height, width), tiles, overlap, multiple)
+    (tile_h, starts_r), (tile_w, starts_c) = grid.tile_layout(
+        (height, width), tiles, overlap, multiple
+    )
     total = np.zeros((height, width), dtype=np.float32)
     weight = np.zeros((height, width), dtype=np.float32)
     corners = [(r, c) for r in starts_r for c in starts_c]
@@ -791,7 +713,8 @@ def _predict_tiled(model, image, tiles, overlap, multiple, tta, batch_size, exac
         output = _predict_batch(model, batch, tta, batch_size)
         for (r, c), probabilities in zip(group, output):
             window = np.outer(
-                _tile_weights(r, tile_h, height, overlap), _tile_weights(c, tile_w, width, overlap)
+                grid.tile_weights(r, tile_h, height, overlap),
+                grid.tile_weights(c, tile_w, width, overlap),
             )
             total[r : r + tile_h, c : c + tile_w] += window * probabilities
             weight[r : r + tile_h, c : c + tile_w] += window

@@ -34,6 +34,8 @@ import math
 import keras
 import numpy as np
 
+from retina_tutorial import scale
+
 #: Defaults of the three U-Net sizes; explicit arguments of :func:`build_unet` win.
 PRESETS = {
     "article": {"base_filters": 64, "depth": 4, "batch_norm": False, "dropout": 0.5},
@@ -52,6 +54,8 @@ def build_unet(
     dropout: float | None = None,
     contrast_sigma: float = 0.0,
     name: str | None = None,
+    seed: int | None = None,
+    training_scale: scale.Scale | None = scale.DRIVE,
 ) -> keras.Model:
     """Build a U-Net that maps RGB images to vessel probabilities.
 
@@ -82,6 +86,16 @@ def build_unet(
         turns it off.
     name : str, optional
         Model name; ``"unet_<preset>"`` by default.
+    seed : int, optional
+        Seeds the initial weights (and dropout) from a generator of its
+        own, so that the same seed builds the same model and the process's
+        random state (``random``, NumPy, TensorFlow) is neither used nor
+        changed. ``None`` draws them as Keras does by default.
+    training_scale : retina_tutorial.scale.Scale or None
+        The image scale the model is meant to see, recorded on it
+        (:func:`retina_tutorial.scale.attach`) for prediction to resize
+        photographs to: DRIVE's by default; :func:`retina_tutorial.train.train`
+        records the scale it trains at.
 
     Returns
     -------
@@ -139,6 +153,16 @@ def build_unet(
                 f"image to a multiple of {multiple} (inference.pad_to_multiple does)."
             )
 
+    # One generator for the whole model: each layer draws its own seed from it.
+    draws = None if seed is None else np.random.default_rng(_check_seed(seed))
+
+    def initializer(kind: str):
+        if draws is None:
+            return kind
+        return keras.initializers.get(
+            {"class_name": kind, "config": {"seed": int(draws.integers(2**31 - 1))}}
+        )
+
     def conv_block(x, filters, prefix):
         # Two 3 x 3 convolutions; "same" padding keeps the size, so the
         # skip connections line up without the 2015 paper's cropping.
@@ -148,7 +172,7 @@ def build_unet(
                 3,
                 padding="same",
                 use_bias=not batch_norm,
-                kernel_initializer="he_normal",
+                kernel_initializer=initializer("HeNormal"),
                 name=f"{prefix}_conv{i}",
             )(x)
             if batch_norm:
@@ -175,21 +199,41 @@ def build_unet(
     # Bottleneck: the coarsest grid and the most feature maps.
     x = conv_block(x, base_filters * 2**depth, "bottleneck")
     if dropout > 0:
-        x = keras.layers.Dropout(dropout, name="bottleneck_dropout")(x)
+        dropout_seed = None if draws is None else int(draws.integers(2**31 - 1))
+        x = keras.layers.Dropout(dropout, seed=dropout_seed, name="bottleneck_dropout")(x)
 
     # Expanding path: double the size, join the matching skip, convolve.
     for level in reversed(range(depth)):
         filters = base_filters * 2**level
-        x = keras.layers.Conv2DTranspose(filters, 2, strides=2, name=f"up{level + 1}_transpose")(x)
+        x = keras.layers.Conv2DTranspose(
+            filters,
+            2,
+            strides=2,
+            kernel_initializer=initializer("GlorotUniform"),
+            name=f"up{level + 1}_transpose",
+        )(x)
         x = keras.layers.Concatenate(name=f"up{level + 1}_skip")([skips[level], x])
         x = conv_block(x, filters, f"up{level + 1}")
 
     # One probability per pixel. float32 so mixed-precision training never
     # rounds probabilities near 0 or 1 to float16.
     outputs = keras.layers.Conv2D(
-        1, 1, activation="sigmoid", dtype="float32", name="vessel_probability"
+        1,
+        1,
+        activation="sigmoid",
+        kernel_initializer=initializer("GlorotUniform"),
+        dtype="float32",
+        name="vessel_probability",
     )(x)
-    return keras.Model(inputs, outputs, name=name or f"unet_{preset}")
+    unet = keras.Model(inputs, outputs, name=name or f"unet_{preset}")
+    scale.attach(unet, training_scale)
+    return unet
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"build_unet: seed must be a non-negative integer, got {seed!r}.")
+    return int(seed)
 
 
 @keras.saving.register_keras_serializable(package="retina_tutorial")

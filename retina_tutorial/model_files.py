@@ -16,11 +16,11 @@ are ``None`` unless set, which is what an older Keras does anyway, so:
   :mod:`retina_tutorial.scale`) travel inside the file, in ``metadata.json``
   under ``"retina_tutorial"``, which Keras does not read: a file copied
   elsewhere still knows them. :func:`read_info` reads them; :func:`load`
-  puts the training scale on the model as ``model.training_scale`` and the
-  images it learned from as ``model.provenance``
-  (:mod:`retina_tutorial.provenance`). A file re-saved with plain
-  ``model.save`` loses them, and is then taken to be at DRIVE's scale, with
-  its training images unknown.
+  puts them on the model (:func:`attach_info`: the training scale through
+  :func:`retina_tutorial.scale.attach`, the images it learned from through
+  :func:`retina_tutorial.provenance.attach`). A file re-saved with plain
+  ``model.save`` loses them: it is then taken to be at DRIVE's scale, with a
+  warning that says so, and its training images are unknown.
 * :func:`load` reads any ``.keras`` file in safe mode; when the running Keras
   rejects an argument it does not know, and that argument is ``None`` in the
   file, it is left out and the file read again (from a temporary copy: the
@@ -39,6 +39,10 @@ from pathlib import Path
 
 import keras
 
+# Imported for their registration with Keras, so that every file this module
+# reads or writes may name the package's losses, metrics and layers.
+import retina_tutorial.losses
+import retina_tutorial.model  # noqa: F401
 from retina_tutorial import provenance, scale
 
 #: Where the package's own facts live in a file's ``metadata.json``.
@@ -148,12 +152,28 @@ def make_portable(path, info: dict | None = None) -> int:
 
 def info_of(model) -> dict:
     """The package's facts about an in-memory model, as stored by :func:`save`: its
-    training scale and, when known, which images it learned from (``provenance``)."""
-    info = {"training_scale": scale.of_model(model).to_dict()}
+    training scale and which images it learned from (``provenance``), each when known."""
+    info = {}
+    training_scale = scale.recorded(model)
+    if training_scale is not None:
+        info["training_scale"] = training_scale.to_dict()
     record = provenance.of_model(model)
     if record is not None:
         info["provenance"] = record
     return info
+
+
+def attach_info(model, info: dict) -> None:
+    """Put the facts :func:`info_of` gives (or a file holds) on ``model``.
+
+    What is missing is recorded as unknown: a model without a training scale
+    is then taken to be at DRIVE's, with a warning
+    (:func:`retina_tutorial.scale.of_model`).
+    """
+    stated = info.get("training_scale")
+    scale.attach(model, None if stated is None else scale.Scale.from_dict(stated))
+    record = info.get("provenance")
+    provenance.attach(model, record if isinstance(record, dict) else None)
 
 
 def save(model: keras.Model, path) -> Path:
@@ -211,11 +231,7 @@ def load(path) -> keras.Model:
                 source = Path(folder) / f"{len(dropped_names)}_{path.name}"
                 _rewrite(path, source, dropped_names)
                 continue
-            info = read_info(path)
-            if info.get("training_scale") is not None:
-                model.training_scale = scale.Scale.from_dict(info["training_scale"])
-            if isinstance(info.get("provenance"), dict):
-                provenance.attach(model, info["provenance"])
+            attach_info(model, read_info(path))
             return model
 
 

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from retina_tutorial import augment as augmentation
 from retina_tutorial import data
+from retina_tutorial.grid import pad_amounts, pad_to_multiple
 
 #: Largest zoom-out of the patch augmenter (``build_augmenter``'s default).
 PATCH_ZOOM = 0.2
@@ -77,47 +78,13 @@ def split_targets(split: data.Split) -> np.ndarray:
     return np.stack([split.vessels, split.fov], axis=-1).astype(np.float32)
 
 
-def pad_amounts(shape, multiple: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Padding that brings an image's sides up to a multiple of ``multiple``.
-
-    Explained in ``book/03_augmentation.ipynb``.
-
-    The extra rows and columns are split between both sides, the odd one
-    going to the bottom or right, as in
-    :func:`retina_tutorial.inference.pad_to_multiple`.
-
-    Parameters
-    ----------
-    shape : tuple of int
-        ``(H, W)`` or any shape starting with them.
-    multiple : int
-        Positive; typically ``2 ** depth`` of the U-Net.
-
-    Returns
-    -------
-    ((top, bottom), (left, right)) : tuple of tuple of int
-
-    Examples
-    --------
-    >>> pad_amounts((584, 565), 16)
-    ((4, 4), (5, 6))
-    """
-    multiple = _positive_int("pad_amounts", "multiple", multiple)
-    height, width = (int(side) for side in tuple(shape)[:2])
-    extra_h, extra_w = -height % multiple, -width % multiple
-    return (extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)
-
-
 def _pad_stack(split: data.Split, multiple: int) -> tuple[np.ndarray, np.ndarray]:
-    # Images are reflected (the network sees plausible texture at the border);
-    # targets are padded with 0, so the padding has FOV = 0 and is never scored.
+    # Images are reflected as for prediction (the network sees plausible texture
+    # at the border); targets are padded with 0, so the padding has FOV = 0 and
+    # is never scored.
+    images, _ = pad_to_multiple(np.asarray(split.images, np.float32), multiple)
     (top, bottom), (left, right) = pad_amounts(split.images.shape[1:3], multiple)
-    widths = ((0, 0), (top, bottom), (left, right), (0, 0))
-    small = min(split.images.shape[1:3]) < 2
-    images = np.pad(
-        np.asarray(split.images, np.float32), widths, mode="edge" if small else "reflect"
-    )
-    targets = np.pad(split_targets(split), widths)
+    targets = np.pad(split_targets(split), ((0, 0), (top, bottom), (left, right), (0, 0)))
     return images, targets
 
 

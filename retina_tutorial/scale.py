@@ -20,6 +20,7 @@ does not widen it.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -97,15 +98,50 @@ def check_field(value) -> float:
 DRIVE = Scale(DRIVE_FOV_DIAMETER, DRIVE_FIELD_DEGREES)
 
 
-def of_model(model) -> Scale:
-    """The scale ``model`` was trained at: its ``training_scale``, else DRIVE's.
+#: Where a model in memory keeps the scale it was trained at. Only
+#: :func:`attach` sets it; in a file it lives in the package's metadata
+#: (:mod:`retina_tutorial.model_files`).
+_ATTRIBUTE = "training_scale"
 
-    :func:`retina_tutorial.model_files.load` sets ``training_scale`` from
-    the file, and :func:`retina_tutorial.train.train` from the training
-    data; a model from anywhere else is taken to be at DRIVE's scale.
+
+def attach(model, training_scale: Scale | None) -> None:
+    """Record on ``model`` the scale it was trained at (None: unknown).
+
+    :func:`retina_tutorial.model.build_unet` records the scale a new model
+    is meant for, :func:`retina_tutorial.train.train` the one it trained at,
+    and :func:`retina_tutorial.model_files.load` the one its file states.
     """
-    found = getattr(model, "training_scale", None)
-    return found if isinstance(found, Scale) else DRIVE
+    if training_scale is not None and not isinstance(training_scale, Scale):
+        raise ValueError(f"a training scale must be a scale.Scale, got {training_scale!r}.")
+    setattr(model, _ATTRIBUTE, training_scale)
+
+
+def recorded(model) -> Scale | None:
+    """The scale recorded on ``model`` by :func:`attach`, or None when it has none."""
+    found = getattr(model, _ATTRIBUTE, None)
+    return found if isinstance(found, Scale) else None
+
+
+def of_model(model) -> Scale:
+    """The scale ``model`` was trained at, which prediction resizes photographs to.
+
+    Explained in ``book/06_going_further.ipynb``. Models built, trained or
+    loaded by the package carry it (:func:`recorded`). A model from anywhere
+    else (a file saved or loaded with plain Keras) is taken to be at DRIVE's
+    scale, with a warning that says so.
+    """
+    found = recorded(model)
+    if found is not None:
+        return found
+    warnings.warn(
+        f"{getattr(model, 'name', 'the model')} records no training scale, so DRIVE's "
+        f"({DRIVE}) is assumed. Load .keras files with "
+        "retina_tutorial.inference.load_model, which reads the scale from the file, or "
+        "state it with retina_tutorial.scale.attach(model, scale.Scale(...)).",
+        UserWarning,
+        stacklevel=2,
+    )
+    return DRIVE
 
 
 def of_masks(fov_masks, field_degrees: float = DRIVE_FIELD_DEGREES) -> Scale:
@@ -172,7 +208,75 @@ def resize_factor(photo: Scale, model: Scale) -> float:
 
 def factor_for(fov, field_degrees: float, target: Scale) -> float:
     """:func:`resize_factor` for an image with this FOV mask and camera field angle."""
-    return resize_factor(Scale(fov_diameter(fov), field_degrees), target)
+    return rescale_for(fov, field_degrees, target).factor
+
+
+@dataclasses.dataclass(frozen=True)
+class Rescale:
+    """How one image goes to a model's scale and its prediction comes back.
+
+    Explained in ``book/06_going_further.ipynb``. Decided once, by
+    :func:`rescale_for`, for training (:func:`retina_tutorial.splits.at_scale`),
+    evaluation and prediction (:func:`retina_tutorial.inference.predict_split`
+    and :func:`~retina_tutorial.inference.predict_photograph`); a factor of 1
+    leaves the pixels exactly as they are.
+    """
+
+    #: The image's own scale, as measured or given (None: taken as the model's).
+    photo: Scale | None
+    #: How much the image is resized (1: not at all).
+    factor: float
+    #: The image's own ``(height, width)``.
+    shape: tuple
+
+    @property
+    def resized(self) -> tuple[int, int]:
+        """``(height, width)`` at the model's scale."""
+        return resized_shape(self.shape, self.factor)
+
+    def to_model(self, image: np.ndarray) -> np.ndarray:
+        """An image (or a float mask) at the model's scale; itself when the factor is 1."""
+        return image if self.factor == 1.0 else resize_image(image, self.resized)
+
+    def mask_to_model(self, mask: np.ndarray) -> np.ndarray:
+        """A FOV mask at the model's scale (nearest neighbour)."""
+        return mask if self.factor == 1.0 else resize_mask(mask, self.resized)
+
+    def back(self, probabilities: np.ndarray) -> np.ndarray:
+        """A prediction made at the model's scale, at the image's own size again."""
+        return probabilities if self.factor == 1.0 else resize_image(probabilities, self.shape)
+
+
+def rescale_for(
+    fov,
+    field_degrees: float,
+    target: Scale,
+    *,
+    diameter: float | None = None,
+    stated: Scale | None = None,
+) -> Rescale:
+    """The :class:`Rescale` of an image with this FOV mask and camera field angle.
+
+    Explained in ``book/06_going_further.ipynb``. ``diameter``, when given,
+    replaces the FOV diameter measured from ``fov``; ``stated``, when given,
+    is the image's whole scale (a data set that states it:
+    :attr:`retina_tutorial.splits.Dataset.stated_scale`), and nothing is
+    measured.
+
+    Raises
+    ------
+    ValueError
+        As :func:`resize_factor`, or for a diameter or field angle that is
+        not a sensible number.
+    """
+    fov = np.asarray(fov)
+    if stated is not None:
+        photo = stated
+    else:
+        measured = fov_diameter(fov) if diameter is None else check_diameter(diameter)
+        photo = Scale(measured, check_field(field_degrees))
+    shape = tuple(int(side) for side in fov.shape[:2])
+    return Rescale(photo, resize_factor(photo, target), shape)
 
 
 def resized_shape(shape, factor: float) -> tuple[int, int]:

@@ -210,9 +210,22 @@ class Dataset:
         return display_name(self.source)
 
     @property
+    def stated_scale(self) -> scale.Scale | None:
+        """The images' scale when the data set's camera fixes it, else None (measured).
+
+        DRIVE's images, and the synthetic set drawn after them, are at
+        DRIVE's scale by definition (:data:`retina_tutorial.scale.DRIVE`),
+        whatever size a copy or a test double has; the images of any other
+        data set are measured one by one from their FOV masks. Either way the
+        factor is decided by :func:`retina_tutorial.scale.rescale_for`.
+        """
+        return scale.DRIVE if self.source in ("drive", "synthetic") else None
+
+    @property
     def at_drive_scale(self) -> bool:
-        """DRIVE and its synthetic stand-in are at DRIVE's scale by definition: never resized."""
-        return self.source in ("drive", "synthetic")
+        """Whether the data set states DRIVE's scale (:attr:`stated_scale`): never resized."""
+        stated = self.stated_scale
+        return stated is not None and scale.resize_factor(stated, scale.DRIVE) == 1.0
 
 
 def read_rgb(source, name) -> np.ndarray:
@@ -286,7 +299,9 @@ def _open_image(source, name):
     return image
 
 
-def at_scale(split: Split, field_degrees: float, target) -> tuple[Split, list[float]]:
+def at_scale(
+    split: Split, field_degrees: float, target, *, stated: scale.Scale | None = None
+) -> tuple[Split, list[float]]:
     """``split`` with each image resized to the scale ``target``, a :class:`~.scale.Scale`.
 
     Each image's own scale is its FOV's diameter over ``field_degrees``; the
@@ -297,6 +312,9 @@ def at_scale(split: Split, field_degrees: float, target) -> tuple[Split, list[fl
     a half, which keeps thin vessels that nearest-neighbour sampling would
     break; FOV masks by nearest neighbour.
 
+    ``stated``, when given (:attr:`Dataset.stated_scale`), is every image's
+    scale instead of the one measured from its FOV mask.
+
     Returns
     -------
     (Split, list of float)
@@ -305,18 +323,17 @@ def at_scale(split: Split, field_degrees: float, target) -> tuple[Split, list[fl
     parts, factors = [], []
     for index in range(len(split)):
         one = split.image(index)
-        factor = scale.factor_for(one.fov[0], field_degrees, target)
-        factors.append(factor)
-        if factor == 1.0:
+        rescale = scale.rescale_for(one.fov[0], field_degrees, target, stated=stated)
+        factors.append(rescale.factor)
+        if rescale.factor == 1.0:
             parts.append(one)
             continue
-        shape = scale.resized_shape(one.images.shape[1:3], factor)
-        second = None if one.vessels_2nd is None else _resized_annotation(one.vessels_2nd[0], shape)
+        second = None if one.vessels_2nd is None else _annotation(rescale, one.vessels_2nd[0])
         parts.append(
             one_image(
-                scale.resize_image(one.images[0], shape),
-                _resized_annotation(one.vessels[0], shape),
-                scale.resize_mask(one.fov[0], shape),
+                rescale.to_model(one.images[0]),
+                _annotation(rescale, one.vessels[0]),
+                rescale.mask_to_model(one.fov[0]),
                 one.ids[0],
                 second,
             )
@@ -326,5 +343,5 @@ def at_scale(split: Split, field_degrees: float, target) -> tuple[Split, list[fl
     return stack(parts), factors
 
 
-def _resized_annotation(mask, shape) -> np.ndarray:
-    return scale.resize_image(mask.astype(np.float32), shape) >= 0.5
+def _annotation(rescale: scale.Rescale, mask) -> np.ndarray:
+    return rescale.to_model(mask.astype(np.float32)) >= 0.5

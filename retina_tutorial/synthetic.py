@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import numbers
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from retina_tutorial import drive
+from retina_tutorial import checks, drive, grid
 from retina_tutorial.splits import Dataset, Split
 
 #: Bumped whenever the drawing changes, so a cache of the synthetic set made by
@@ -167,8 +166,7 @@ def make_dataset(seed: int = 0, reason: str = "DRIVE not configured") -> Dataset
     ValueError
         If ``seed`` is not a non-negative integer.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed={seed!r}: the synthetic set needs a non-negative integer seed.")
+    seed = checks.integer(seed, "the synthetic set's seed", minimum=0)
     train_ids = tuple(i for i in drive.TRAINING_IDS if i not in drive.VALIDATION_IDS)
     return Dataset(
         train=_make_split(seed, train_ids, second=False),
@@ -198,11 +196,9 @@ def _disc_mask(shape, centre, radius):
 
 def _check_seed(seed):
     values = seed if isinstance(seed, (tuple, list)) else (seed,)
-    if not values or any(
-        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0 for v in values
-    ):
-        raise ValueError(f"seed={seed!r}: give a non-negative integer or a sequence of them.")
-    return [int(v) for v in values]
+    if not values:
+        raise ValueError("seed=(): give a non-negative integer or a sequence of them.")
+    return [checks.integer(value, "seed", minimum=0) for value in values]
 
 
 def _check_shape(shape):
@@ -503,7 +499,7 @@ def _compose(rng, darkness, centre, radius, disc, fovea, scale):
     # The background is smooth, so it is computed on a grid LIGHT_STEP times
     # coarser and enlarged: illumination (a bright centre, a tilt towards one
     # side, vignetting to the rim, slow blotches) and a darker, browner macula.
-    small = (-(-height // LIGHT_STEP), -(-width // LIGHT_STEP))
+    small = (grid.ceil_div(height, LIGHT_STEP), grid.ceil_div(width, LIGHT_STEP))
     sx = np.arange(small[1], dtype=np.float32) * LIGHT_STEP + (LIGHT_STEP - 1) / 2
     sy = np.arange(small[0], dtype=np.float32) * LIGHT_STEP + (LIGHT_STEP - 1) / 2
     dx, dy = (sx - cx)[None, :], (sy - cy)[:, None]

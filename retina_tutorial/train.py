@@ -48,13 +48,11 @@ from retina_tutorial import (
     scale,
     splits,
 )
-from retina_tutorial import model as unet
+from retina_tutorial.model import PRESETS, build_unet, model_depth, required_multiple
+from retina_tutorial.run_history import MONITOR, best_epoch, read_history
 
 #: What a run folder may hold; any of them means "a run lives here".
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "summary.json", "backup")
-
-#: Validation score that picks the best epoch (FOV ROC AUC, higher is better).
-MONITOR = "val_auc"
 
 #: Epochs without a better val_auc before training stops early.
 PATIENCE = 10
@@ -100,7 +98,7 @@ class TrainResult:
 
 def train(
     profile,
-    data,
+    dataset,
     out_dir,
     *,
     resume: bool = False,
@@ -124,6 +122,9 @@ def train(
 
     A run is reproducible for a seed on a CPU: the same profile and data give
     the same weights and history, also across an interruption and a resume.
+    The seed (``profile.seed``) feeds generators of the run's own (the
+    initial weights', the patches'), so the caller's random state
+    (``random``, NumPy, TensorFlow, Keras) is neither used nor changed.
     On a GPU, training uses mixed precision (``mixed_float16``) for speed and
     is not bit-for-bit reproducible.
 
@@ -131,8 +132,8 @@ def train(
     ----------
     profile : retina_tutorial.config.Profile or str
         Sizes of the run, or the name of one (``"quick"``, ``"full"``).
-    data : retina_tutorial.data.Dataset
-        Trains on ``data.train``, validates on ``data.validation``.
+    dataset : retina_tutorial.data.Dataset
+        Trains on ``dataset.train``, validates on ``dataset.validation``.
     out_dir : str or Path
         Run folder; created if missing. It must not hold a run already,
         unless ``resume`` is True.
@@ -149,8 +150,10 @@ def train(
         Resize the images to DRIVE's pixels per degree of the camera's field
         first (:func:`retina_tutorial.splits.at_scale`), the scale every
         model of this package is trained and predicts at, so models trained
-        on any data set are interchangeable. DRIVE itself is not touched.
-        The scale the model saw is recorded in the run and in its files.
+        on any data set are interchangeable. Images already within 5 % of it
+        (DRIVE's own, the synthetic set's) are not touched. The scale the
+        model saw (DRIVE's, or without ``rescale`` the training images'
+        median) is recorded in the run and in its files.
     callbacks : sequence of keras.callbacks.Callback
         Extra callbacks, called after the package's own (so at the end of an
         epoch they see its checkpoints already written).
@@ -187,42 +190,47 @@ def train(
     if isinstance(profile, str):
         profile = config.get_profile(profile)
     _check_profile(profile)
-    _check_data(data)
+    _check_data(dataset)
     out_dir = Path(out_dir)
     initial = _initial_model(init)
-    start_epoch, best_so_far = _prepare_folder(out_dir, profile, data, resume)
-    train_split, validation_split = data.train, data.validation
-    if rescale and not data.at_drive_scale:
-        train_split = splits.at_scale(data.train, data.field_degrees, scale.DRIVE)[0]
-        validation_split = splits.at_scale(data.validation, data.field_degrees, scale.DRIVE)[0]
+    start_epoch, best_so_far = _prepare_folder(out_dir, profile, dataset, resume)
+    train_split, validation_split = dataset.train, dataset.validation
+    field = dataset.field_degrees
+    if rescale:
+        stated = dataset.stated_scale
+        train_split = splits.at_scale(train_split, field, scale.DRIVE, stated=stated)[0]
+        validation_split = splits.at_scale(validation_split, field, scale.DRIVE, stated=stated)[0]
+        training_scale = scale.DRIVE
+    else:
+        training_scale = dataset.stated_scale or scale.of_masks(train_split.fov, field)
 
     strategy = strategy or tf.distribute.get_strategy()
     _check_replicas(profile, strategy)
     gpu = _has_gpu()
-    # Seeds weights, dropout and Keras's own randomness; the patches are keyed
-    # on profile.seed too. On a CPU this alone makes runs repeat exactly (the
-    # tests check it), so tf.config.experimental.enable_op_determinism(),
-    # which is process-wide and cannot be undone, is not needed.
-    keras.utils.set_random_seed(profile.seed)
+    # Weights (and dropout) are seeded from a generator of the model's own and
+    # the patches are keyed on profile.seed: on a CPU this alone makes runs
+    # repeat exactly (the tests check it), without touching the process's
+    # random state or tf.config.experimental.enable_op_determinism(), which is
+    # process-wide and cannot be undone.
     with strategy.scope():
         with _dtype_policy("mixed_float16" if gpu else None):
-            model = unet.build_unet(preset=profile.preset, contrast_sigma=profile.contrast_sigma)
+            model = build_unet(
+                preset=profile.preset,
+                contrast_sigma=profile.contrast_sigma,
+                seed=profile.seed,
+                # Saved in every checkpoint: prediction resizes photographs to it.
+                training_scale=training_scale,
+            )
         if initial is not None and not resume:
             _start_from(model, initial, profile)
         # Saved in every checkpoint: evaluate refuses test images it has seen.
-        provenance.attach(model, provenance.after_training(initial, data))
-        # Saved in every checkpoint: predict_photograph resizes to it.
-        model.training_scale = (
-            scale.DRIVE
-            if data.at_drive_scale
-            else scale.of_masks(train_split.fov, data.field_degrees)
-        )
+        provenance.attach(model, provenance.after_training(initial, dataset))
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(profile)),
             loss=losses.get_loss(profile.loss),
             metrics=[losses.FovAUC(), losses.FovDice()],
         )
-    multiple = unet.required_multiple(model)
+    multiple = required_multiple(model)
 
     training = pipeline.training_patches(
         train_split,
@@ -251,7 +259,7 @@ def train(
 
     if not resume:
         out_dir.mkdir(parents=True, exist_ok=True)
-        run_config = _run_config(profile, data, model, gpu, strategy)
+        run_config = _run_config(profile, dataset, model, gpu, strategy)
         run_config["init"] = _describe_init(init)
         _write_json(out_dir / "config.json", run_config)
 
@@ -311,45 +319,15 @@ def train(
             if (out_dir / name).exists():
                 saved = model_files.load(out_dir / name)
                 copy = float32_copy(saved)
-                copy.training_scale = scale.of_model(saved)
-                provenance.attach(copy, provenance.of_model(saved))
+                model_files.attach_info(copy, model_files.info_of(saved))
                 model_files.save(copy, out_dir / name)
     summary = _summarise(
-        profile, data, model, history, early_stopping, wall_time, start_epoch, gpu, strategy
+        profile, dataset, model, history, early_stopping, wall_time, start_epoch, gpu, strategy
     )
     _write_json(out_dir / "summary.json", summary)
     if verbose:
         print(_summary_line(summary, out_dir))
     return TrainResult(model=model, history=history, summary=summary, out_dir=out_dir)
-
-
-def read_history(path) -> dict:
-    """Read a ``history.csv`` into columns of numbers.
-
-    Explained in ``book/04_training.ipynb``.
-
-    Parameters
-    ----------
-    path : str or Path
-        ``history.csv`` of a run folder.
-
-    Returns
-    -------
-    dict of str to list
-        ``epoch`` as int (from 0), every other column as float (NaN kept).
-        Empty when the file is missing or has no rows.
-    """
-    path = Path(path)
-    if not path.exists():
-        return {}
-    with path.open(newline="") as file:
-        rows = list(csv.DictReader(file))
-    if not rows:
-        return {}
-    return {
-        key: [int(float(row[key])) if key == "epoch" else float(row[key]) for row in rows]
-        for key in rows[0]
-    }
 
 
 def float32_copy(model: keras.Model) -> keras.Model:
@@ -432,13 +410,13 @@ def _check_profile(profile) -> None:
         bound = augment.range_error(field, value)
         if bound:
             raise ValueError(f"train: profile.{field} must lie in {bound}, got {value!r}.")
-    if profile.preset not in unet.PRESETS:
-        known = ", ".join(repr(p) for p in unet.PRESETS)
+    if profile.preset not in PRESETS:
+        known = ", ".join(repr(p) for p in PRESETS)
         raise ValueError(
             f"train: profile.preset {profile.preset!r} is unknown; choose one of {known}."
         )
     losses.get_loss(profile.loss)
-    multiple = 2 ** unet.PRESETS[profile.preset]["depth"]
+    multiple = 2 ** PRESETS[profile.preset]["depth"]
     if profile.patch_size % multiple:
         raise ValueError(
             f"train: profile.patch_size {profile.patch_size} is not a multiple of "
@@ -450,7 +428,8 @@ def _check_profile(profile) -> None:
 def _check_data(dataset) -> None:
     if not isinstance(dataset, data.Dataset):
         raise ValueError(
-            f"train: data must be a retina_tutorial.data.Dataset, got {type(dataset).__name__}. "
+            f"train: dataset must be a retina_tutorial.data.Dataset, got "
+            f"{type(dataset).__name__}. "
             "Make one with data.load_dataset()."
         )
     for name in ("train", "validation"):
@@ -581,7 +560,7 @@ def _prepare_folder(out_dir: Path, profile, dataset, resume: bool):
         )
     finished_epochs = int(json.loads(metadata.read_text())["epoch"])
     history = _truncate_history(out_dir / "history.csv", finished_epochs)
-    best = _best_epoch(history)
+    best = best_epoch(history)
     if best is not None:
         best["finished_epochs"] = finished_epochs
     return finished_epochs, best
@@ -601,17 +580,6 @@ def _truncate_history(path: Path, epochs: int) -> dict:
                     writer.writerow(row)
         history = read_history(path)
     return history
-
-
-def _best_epoch(history: dict):
-    """The epoch with the highest finite val_auc: ``{"value", "epoch"}`` or None."""
-    scores = np.asarray(history.get(MONITOR, []), dtype=float)
-    if "loss" in history:
-        scores = np.where(np.isfinite(history["loss"]), scores, np.nan)
-    if not np.isfinite(scores).any():
-        return None
-    index = int(np.nanargmax(scores))  # the first of equal scores, as the checkpoint keeps
-    return {"value": float(scores[index]), "epoch": history["epoch"][index], "index": index}
 
 
 def _learning_rate(profile):
@@ -742,8 +710,8 @@ def _run_config(profile, dataset, model, gpu, strategy) -> dict:
         "model": {
             "preset": profile.preset,
             "parameters": int(model.count_params()),
-            "depth": unet.model_depth(model),
-            "training_scale": scale.of_model(model).to_dict(),
+            "depth": model_depth(model),
+            "training_scale": scale.recorded(model).to_dict(),
             "provenance": provenance.of_model(model),
         },
         "mixed_precision": gpu,
@@ -780,7 +748,7 @@ def _summarise(
         stopped_by = "callback"
     else:
         stopped_by = "epochs"
-    best = _best_epoch(history)
+    best = best_epoch(history)
     summary = {
         "profile": profile.name,
         "preset": profile.preset,

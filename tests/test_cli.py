@@ -21,7 +21,7 @@ def tiny_model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     model = unet.build_unet(base_filters=4, depth=2, name="tiny")
     # Trained, as it were, on photographs as small as the tests' (FOV 90 px).
-    model.training_scale = scale.Scale(90.0)
+    scale.attach(model, scale.Scale(90.0))
     model_files.save(model, path)
     return path
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retina_tutorial import inference, model_files, scale
+from retina_tutorial import data, grid, inference, model_files, scale
 from retina_tutorial import model as unet
 
 
@@ -33,7 +33,7 @@ def _hand_built(channels=3, outputs=1):
 def small():
     model = _small_unet()
     # Trained, as it were, on photographs as small as these tests' (FOV 100 px).
-    model.training_scale = scale.Scale(100.0)
+    scale.attach(model, scale.Scale(100.0))
     return model
 
 
@@ -171,11 +171,10 @@ def test_tiles_too_small_for_the_default_overlap_are_refused():
 
 def test_every_pixel_is_covered_by_blending_weights():
     for length, tile, overlap, multiple in [(100, 32, 16, 2), (257, 64, 48, 16), (33, 32, 8, 1)]:
-        stride = (tile - overlap) // multiple * multiple
-        starts = inference._tile_starts(length, tile, stride)
+        ((tile, starts),) = grid.tile_layout((length,), (tile,), overlap, multiple)
         total = np.zeros(length)
         for start in starts:
-            total[start : start + tile] += inference._tile_weights(start, tile, length, overlap)
+            total[start : start + tile] += grid.tile_weights(start, tile, length, overlap)
         assert total.min() > 0, (length, tile, overlap)
 
 
@@ -385,7 +384,10 @@ def test_read_fundus_bad_files(tmp_path):
 def test_predict_file_writes_three_pngs(small, tmp_path):
     image, _disc = _disc_image()
     Image.fromarray(np.round(image * 255).astype(np.uint8)).save(tmp_path / "eye.png")
-    written = inference.predict_file(small, tmp_path / "eye.png", tmp_path / "out", threshold=0.5)
+    # A threshold chosen by evaluate is a NumPy float: accepted as a number.
+    written = inference.predict_file(
+        small, tmp_path / "eye.png", tmp_path / "out", threshold=np.float32(0.5)
+    )
     assert [p.name for p in written] == ["eye_probability.png", "eye_vessels.png", "eye_fov.png"]
     with (
         Image.open(written[0]) as probability,
@@ -531,9 +533,24 @@ def test_a_model_is_rescaled_to_its_own_training_scale_which_travels_in_its_file
     assert scale.of_model(loaded) == scale.Scale(100.0)
     photo, _ = _photograph(200)
     assert inference.predict_photograph(loaded, photo).factor == pytest.approx(0.5, rel=0.02)
-    # The same network saved by plain Keras has no scale: it is taken as DRIVE's.
+    # The same network saved by plain Keras has no scale: DRIVE's, with a warning.
     small.save(tmp_path / "plain.keras")
-    assert scale.of_model(inference.load_model(tmp_path / "plain.keras")) == scale.DRIVE
+    plain = inference.load_model(tmp_path / "plain.keras")
+    assert scale.recorded(plain) is None
+    with pytest.warns(UserWarning, match=r"records no training scale.*DRIVE's \(FOV 539"):
+        assert scale.of_model(plain) == scale.DRIVE
+
+
+def test_predict_split_at_factor_one_is_exactly_predict(small):
+    images = np.stack([_photograph(100)[0], _photograph(100)[0][::-1]])
+    fov = images[..., 0] > 0.05
+    split = data.Split(images, np.zeros_like(fov), fov, ("a", "b"))
+    probabilities, factors = inference.predict_split(small, split, 45.0)
+    assert factors == [1.0, 1.0]
+    np.testing.assert_array_equal(probabilities, inference.predict(small, images))
+    # A data set that states its scale is not measured: the same, exactly.
+    stated, _ = inference.predict_split(small, split, 45.0, stated=scale.Scale(100.0))
+    np.testing.assert_array_equal(stated, probabilities)
 
 
 @pytest.mark.parametrize(

@@ -221,3 +221,30 @@ def test_model_with_contrast_normalisation_loads_safely_and_predicts_the_same(tm
     np.testing.assert_array_equal(np.asarray(model(images)), np.asarray(loaded(images)))
     assert loaded.get_layer("local_contrast").sigma == 3.0
     assert unet.contrast_radius(loaded) == 18
+
+
+def test_a_seed_builds_the_same_weights_without_touching_the_process_random_state():
+    import random
+
+    random.seed(7)
+    np.random.seed(7)  # noqa: NPY002
+    expected = (random.random(), np.random.rand())  # noqa: NPY002
+    random.seed(7)
+    np.random.seed(7)  # noqa: NPY002
+    first = unet.build_unet(base_filters=4, depth=2, dropout=0.5, seed=3)
+    second = unet.build_unet(base_filters=4, depth=2, dropout=0.5, seed=3)
+    other = unet.build_unet(base_filters=4, depth=2, dropout=0.5, seed=4)
+    assert (random.random(), np.random.rand()) == expected  # noqa: NPY002
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+    with pytest.raises(ValueError, match="seed"):
+        unet.build_unet(seed=-1)
+
+
+def test_a_built_model_records_the_scale_it_is_meant_for():
+    from retina_tutorial import scale
+
+    assert scale.recorded(unet.build_unet(base_filters=4, depth=2)) == scale.DRIVE
+    chosen = unet.build_unet(base_filters=4, depth=2, training_scale=scale.Scale(100.0))
+    assert scale.of_model(chosen) == scale.Scale(100.0)

@@ -160,7 +160,7 @@ def test_prepare_train_evaluate_predict(fake_sets, loaded, kind, tmp_path):
     assert cached.field_degrees == dataset.field_degrees
 
     run = train.train(TINY, dataset, tmp_path / "run", verbose=0)
-    trained_at = run.model.training_scale.pixels_per_degree
+    trained_at = scale.of_model(run.model).pixels_per_degree
     assert trained_at == pytest.approx(scale.DRIVE.pixels_per_degree, rel=0.06)
     config_json = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config_json["data"]["source"] == kind
@@ -213,7 +213,7 @@ def test_fine_tuning_starts_from_the_given_weights_and_loads_with_plain_keras(lo
         "best.keras"
     )
     script = (
-        "import keras, retina_tutorial, sys\n"
+        "import keras, retina_tutorial.model_files, sys\n"
         "for safe in (True, False):\n"
         "    keras.saving.load_model(sys.argv[1], safe_mode=safe)\n"
         "print('loaded')\n"

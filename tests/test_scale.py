@@ -116,3 +116,33 @@ def test_of_masks_is_the_median_diameter():
     masks = [disc((300, 300), d) for d in (200, 210, 260)]
     found = scale.of_masks(masks, 35.0)
     assert found.fov_diameter == pytest.approx(210, abs=2) and found.field_degrees == 35.0
+
+
+def test_a_model_without_a_recorded_scale_is_taken_as_drives_with_a_warning():
+    class Bare:
+        name = "bare"
+
+    model = Bare()
+    assert scale.recorded(model) is None
+    with pytest.warns(UserWarning, match=r"bare records no training scale.*DRIVE's"):
+        assert scale.of_model(model) == scale.DRIVE
+    scale.attach(model, scale.Scale(100.0))
+    assert scale.of_model(model) == scale.Scale(100.0)  # no warning: it is recorded
+    with pytest.raises(ValueError, match=r"scale\.Scale"):
+        scale.attach(model, {"fov_diameter": 100.0})
+
+
+def test_a_rescale_is_decided_once_and_leaves_factor_one_untouched():
+    fov = np.zeros((120, 110), bool)
+    fov[10:110, 5:105] = True  # 100 px across
+    image = np.random.default_rng(0).random((120, 110, 3)).astype(np.float32)
+    same = scale.rescale_for(fov, 45.0, scale.Scale(100.0))
+    assert same.factor == 1.0 and same.to_model(image) is image and same.back(image) is image
+    half = scale.rescale_for(fov, 45.0, scale.Scale(50.0))
+    assert half.factor == pytest.approx(0.5) and half.resized == (60, 55)
+    assert half.to_model(image).shape == (60, 55, 3)
+    assert half.back(half.to_model(image)).shape == (120, 110, 3)
+    assert half.mask_to_model(fov).dtype == bool
+    # A stated scale replaces the measurement; a given diameter replaces the mask's.
+    assert scale.rescale_for(fov, 45.0, scale.DRIVE, stated=scale.DRIVE).factor == 1.0
+    assert scale.rescale_for(fov, 45.0, scale.Scale(50.0), diameter=50.0).factor == 1.0
