@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from retina_tutorial import data, exercises, metrics
-from retina_tutorial.exercises import architecture
+from retina_tutorial import data, exercises, metrics, model
 
 
 @pytest.fixture
@@ -122,7 +121,7 @@ def test_observer_agreement_needs_a_second_manual(split):
 def test_receptive_field_matches_the_measured_one(depth, expected):
     # The expected sizes were measured by perturbing one input pixel of built
     # U-Nets (depth 1-4) and finding the widest set of output pixels it changes.
-    assert architecture._receptive_field(depth) == expected
+    assert model.receptive_field(depth) == expected
     assert exercises.check_receptive_field(expected, depth, verbose=False).passed
 
 

@@ -2,6 +2,7 @@
 
 import io
 
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -81,9 +82,13 @@ def test_error_overlay_counts_and_colours(example):
     false_positive = ~truth & predicted & fov
     np.testing.assert_allclose(
         picture[false_positive],
-        plotting._rgb(plotting.COLOURS["fp"])[None].repeat(false_positive.sum(), 0),
+        np.array(matplotlib.colors.to_rgb(plotting.COLOURS["fp"]))[None].repeat(
+            false_positive.sum(), 0
+        ),
     )
-    assert not np.any(np.all(picture[~fov] == plotting._rgb(plotting.COLOURS["tp"]), axis=-1))
+    assert not np.any(
+        np.all(picture[~fov] == matplotlib.colors.to_rgb(plotting.COLOURS["tp"]), axis=-1)
+    )
 
 
 def test_error_overlay_can_show_the_binary_segmentation(example):
