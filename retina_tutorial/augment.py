@@ -55,6 +55,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from retina_tutorial import checks
+
 #: Settings of the article's two ``ImageDataGenerator`` objects.
 ARTICLE_SETTINGS = {
     "rotation_range": 90,
@@ -426,8 +428,7 @@ def build_augmenter(
     >>> tuple(images.shape), tuple(targets.shape)
     ((2, 32, 32, 3), (2, 32, 32, 2))
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"build_augmenter: seed must be an integer, got {seed!r}.")
+    seed = checks.integer(seed, "build_augmenter: seed")
     for name, value in (("rotation", rotation), ("shift", shift), ("zoom", zoom)):
         bound = range_error(name, value)
         if bound:
@@ -436,8 +437,7 @@ def build_augmenter(
         raise ValueError(
             f"build_augmenter: interpolation={interpolation!r}; use 'bilinear' or 'nearest'."
         )
-    if isinstance(cut, bool) or not isinstance(cut, (int, np.integer)) or cut < 0:
-        raise ValueError(f"build_augmenter: cut must be a non-negative integer, got {cut!r}.")
+    checks.integer(cut, "build_augmenter: cut", minimum=0)
     if chained and cut:
         raise ValueError(
             "build_augmenter: cut works with the single RandomAffine only; set chained=False."
@@ -539,14 +539,7 @@ def article_generator_pair(images, masks, *, batch_size: int, seed: int):
             f"article_generator_pair: images (N, H, W, 3) and masks (N, H, W[, 1]) "
             f"must match; got {images.shape} and {masks.shape}."
         )
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or (batch_size < 1)
-    ):
-        raise ValueError(
-            f"article_generator_pair: batch_size must be a positive integer, got {batch_size!r}."
-        )
+    checks.integer(batch_size, "article_generator_pair: batch_size", minimum=1)
     pair = ArticleGenerators().flow(images * 255.0, masks * 255.0, batch_size=batch_size, seed=seed)
     return _quiet(pair)
 

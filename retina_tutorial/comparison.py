@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retina_tutorial import bootstrap
+from retina_tutorial import bootstrap, checks
 
 #: The scores compared: pooled ROC AUC and F1 at each model's own threshold.
 SCORES = ("roc_auc", "f1")
@@ -460,14 +460,12 @@ def _scores(tally: dict, drawn) -> dict:
 
 
 def _check_seeds(seeds) -> list:
-    seeds = list(seeds)
-    if not seeds or not all(
-        isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in seeds
-    ):
-        raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}.")
+    seeds = [checks.integer(seed, "each seed") for seed in seeds]
+    if not seeds:
+        raise ValueError("seeds must be a non-empty list of integers, got none.")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must differ from one another, got {seeds!r}.")
-    return [int(s) for s in seeds]
+    return seeds
 
 
 def _plain(value):

@@ -261,7 +261,7 @@ class FovDice(keras.metrics.Metric):
     A pixel counts as vessel when its probability is >= 0.5. The counts of
     true, predicted and overlapping vessel pixels are summed over every
     batch of the epoch before dividing, so the value is the pooled Dice
-    (equal to the F1 score of :func:`retina_tutorial.evaluate.pixel_metrics`
+    (equal to the F1 score of :func:`retina_tutorial.metrics.pixel_metrics`
     at threshold 0.5), not an average over batches. It is 1 when there are
     no vessels and none are predicted.
 

@@ -27,7 +27,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from scipy import ndimage
 
-from retina_tutorial import closeups, data, metrics, run_history, topology
+from retina_tutorial import checks, closeups, data, metrics, run_history, topology
 
 #: Okabe-Ito colours of the error overlay.
 COLOURS = {
@@ -663,9 +663,7 @@ def plot_samples(split: data.Split, n: int = 3, *, ids=None) -> Figure:
         Which images to show.
     """
     if ids is None:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}.")
-        ids = split.ids[: int(n)]
+        ids = split.ids[: checks.integer(n, "n", minimum=1)]
     missing = [i for i in ids if i not in split.ids]
     if missing:
         raise ValueError(f"ids {missing} are not in this split (it has {split.ids}).")

@@ -35,7 +35,7 @@ import numbers
 import textwrap
 from collections.abc import Mapping
 
-from retina_tutorial import metrics
+from retina_tutorial import checks, metrics
 
 #: Column order of :func:`results_table` rows and of :func:`to_markdown`.
 COLUMNS = (
@@ -104,8 +104,7 @@ def _check_score(value, metric: str, name: str, *, allow_nan: bool):
 def _check_params(value, name: str) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    checks.integer(value, name, minimum=1)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from PIL import Image
 
 import retina_tutorial
-from retina_tutorial import evaluate, plotting, splits
+from retina_tutorial import evaluate, inference, metrics, plotting, splits
 
 
 def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None) -> Path:
@@ -132,9 +131,8 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
         height, width = report.test.shape_of(index)  # each image at its own size
         fov = report.test.fov[index, :height, :width]
         probabilities = report.test_probabilities[index, :height, :width]
-        inside = np.where(fov, np.clip(probabilities, 0.0, 1.0), 0.0)
-        levels = np.round(inside * 65535.0).astype(np.uint16)
-        Image.fromarray(levels).save(out_dir / "probabilities" / f"{name}_test.png")
+        path = out_dir / "probabilities" / f"{name}_test.png"
+        inference.write_probabilities(path, probabilities, fov)
 
     tuned = [row for row in report.per_image if row["threshold"] == report.threshold]
     order = np.argsort([row["f1"] for row in tuned], kind="stable")
@@ -207,7 +205,7 @@ def _json_safe(value):
 
 
 def _write_rows(path: Path, report: evaluate.EvaluationReport) -> None:
-    columns = ["id", "predictor", "threshold", *evaluate.METRIC_NAMES, *evaluate.COUNT_NAMES]
+    columns = ["id", "predictor", "threshold", *metrics.METRIC_NAMES, *metrics.COUNT_NAMES]
     rows = [{"predictor": "model", **row} for row in report.per_image]
     for row in report.second_observer_per_image or ():
         rows.append({"predictor": "2nd observer", **row})

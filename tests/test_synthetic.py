@@ -5,7 +5,6 @@ for all test files); single images are drawn with ``make_fundus`` directly.
 """
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -102,11 +101,9 @@ def test_images_of_a_set_differ(synthetic_dataset):
     assert not np.array_equal(test.vessels[0], test.vessels[1])
 
 
-def test_other_seed_gives_another_set_within_a_loose_time(synthetic_dataset):
-    start = time.perf_counter()
+def test_other_seed_gives_another_set(synthetic_dataset):
+    # Its speed is measured in benchmarks/, not timed here on a shared machine.
     other = synthetic.make_dataset(seed=1)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 20, f"make_dataset took {elapsed:.1f} s (aim: a few seconds)"
     assert other.description == "synthetic fundus set (seed 1; DRIVE not configured)"
     assert other.test.ids == data.TEST_IDS
     for mine, theirs in zip(_splits(synthetic_dataset), _splits(other)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retina_tutorial import checks
 from retina_tutorial.exercises._core import (
     Result,
     _as_number,
@@ -42,8 +43,7 @@ def check_receptive_field(
     -------
     Result
     """
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
-        raise ValueError(f"depth must be a non-negative integer, got {depth!r}.")
+    depth = checks.integer(depth, "depth", minimum=0)
     if answer is None:
         return _unanswered(f"the receptive field of a depth-{depth} U-Net, in pixels", verbose)
     value = _as_number(answer)
