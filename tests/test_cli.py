@@ -61,7 +61,13 @@ def test_evaluate_writes_metrics_figures_and_probabilities(
     with Image.open(probabilities[0]) as first:
         assert first.size == (565, 584)
         assert first.mode.startswith("I")
-    assert len(list((out / "figures").glob("*.png"))) >= 4
+    # Three figures of the whole test set, four of its median-F1 image.
+    figures = {path.name for path in (out / "figures").iterdir()}
+    whole_set = {"roc_pr.png", "per_image_f1.png", "reliability.png"}
+    (median,) = {name.removesuffix(".png").rsplit("_", 1)[1] for name in figures - whole_set}
+    assert median in {row["id"] for row in rows}
+    one_image = ("triptych", "errors", "probability", "tree_breaks")
+    assert figures == whole_set | {f"{kind}_{median}.png" for kind in one_image}
 
 
 def test_predict_writes_probability_and_binary_maps(tiny_model_file, tmp_path, capsys):
@@ -71,7 +77,7 @@ def test_predict_writes_probability_and_binary_maps(tiny_model_file, tmp_path, c
         cli.main(["predict", str(image), "--model", str(tiny_model_file), "--out", str(out)]) == 0
     )
     written = sorted(p.name for p in out.iterdir())
-    assert "eye_probability.png" in written and "eye_vessels.png" in written
+    assert written == ["eye_fov.png", "eye_probability.png", "eye_vessels.png"]
     with Image.open(out / "eye_vessels.png") as binary:
         assert binary.size == (90, 70)
         assert set(np.unique(np.asarray(binary))) <= {0, 255}
