@@ -23,7 +23,7 @@ from importlib import metadata
 
 DISTRIBUTION = "retina-tutorial"
 #: The module each dependency is imported as, where it differs from its name.
-MODULE_NAMES = {"scikit-learn": "sklearn", "pillow": "PIL"}
+MODULE_NAMES = {"scikit-learn": "sklearn", "scikit-image": "skimage", "pillow": "PIL"}
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][0-9.]*)$")
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy import ndimage
+from skimage.morphology import skeletonize
 
 from retina_tutorial import topology
 
@@ -25,14 +26,38 @@ def test_skeleton_of_a_bar_is_one_pixel_line(width):
 
 
 def test_skeleton_keeps_pieces_and_stays_inside():
-    rng = np.random.default_rng(3)
-    blobs = ndimage.binary_dilation(rng.random((3, 60, 60)) > 0.985, iterations=2)
+    blobs = _blobs(3)
     centre = topology.skeleton(blobs)
     assert centre.shape == blobs.shape
     assert not (centre & ~blobs).any()
     for mask, line in zip(blobs, centre):
         structure = np.ones((3, 3))
         assert ndimage.label(line, structure)[1] == ndimage.label(mask, structure)[1]
+
+
+def _blobs(seed, shape=(3, 60, 60)):
+    rng = np.random.default_rng(seed)
+    return ndimage.binary_dilation(rng.random(shape) > 0.985, iterations=2)
+
+
+def test_skeleton_is_one_pixel_wide():
+    # without holes: a ring round a one-pixel hole may keep a 2 x 2 square
+    masks = np.stack([ndimage.binary_fill_holes(mask) for mask in _blobs(4, (4, 120, 120))])
+    centre = topology.skeleton(masks)
+    # no 2 x 2 square is all centreline: a thicker line would hold one
+    squares = centre[:, :-1, :-1] & centre[:, 1:, :-1] & centre[:, :-1, 1:] & centre[:, 1:, 1:]
+    assert centre.any() and not squares.any()
+
+
+def test_skeleton_thins_each_image_of_a_stack_as_scikit_image_thins_it_alone():
+    blobs = _blobs(5)
+    # the same image twice: thinned as one 3-D volume the two would merge
+    blobs[1] = blobs[0]
+    blobs[2, 20:] = blobs[2, :, 25:] = False  # vessels in one corner only
+    centre = topology.skeleton(blobs)
+    for mask, line in zip(blobs, centre):
+        assert np.array_equal(line, skeletonize(mask))
+    assert np.array_equal(topology.skeleton(blobs[2]), centre[2])
 
 
 @pytest.mark.parametrize("width", [1, 2, 3, 4, 5, 6])
@@ -72,6 +97,8 @@ def test_components_count_pieces_inside_the_fov():
     assert topology.components(mask, fov) == (2, 1)
     diagonal = np.eye(12, dtype=bool)  # 8-connected: one piece
     assert topology.components(diagonal) == (1, 1)
+    # one field of view for a stack of maps
+    assert topology.components(np.stack([mask, mask]), fov) == (4, 2)
 
 
 def test_tree_metrics_of_a_perfect_map():
@@ -105,6 +132,9 @@ def test_tree_metrics_pool_stacks_and_report_pieces_per_image():
     counts = topology.tree_counts(broken, truth, fov)
     assert list(counts) == list(topology.TREE_COUNT_NAMES)
     assert counts["truth_centreline_found"] == counts["truth_centreline"] - 1
+    # the counts of a stack are those of its images, summed
+    single = [topology.tree_counts(*image) for image in zip(broken, truth, fov)]
+    assert counts == {name: sum(c[name] for c in single) for name in counts}
 
 
 def test_tree_metrics_of_empty_maps_are_undefined_not_wrong():
