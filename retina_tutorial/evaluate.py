@@ -226,20 +226,19 @@ def evaluate_model(model, dataset: data.Dataset, *, tta: bool = False, batch_siz
 
     provenance.check_unseen(model, dataset)
     start = time.perf_counter()
-    field = dataset.field_degrees
-    if dataset.at_drive_scale:
-        validation = inference.predict(
-            model, dataset.validation.images, tta=tta, batch_size=batch_size
+
+    def predicted(split):  # each image at the model's scale, scored at its own
+        return inference.predict_split(
+            model,
+            split,
+            dataset.field_degrees,
+            tta=tta,
+            batch_size=batch_size,
+            stated=dataset.stated_scale,
         )
-        test = inference.predict(model, dataset.test.images, tta=tta, batch_size=batch_size)
-        factors = [1.0]
-    else:  # another camera: each image at the model's scale, scored at its own
-        validation, _ = inference.predict_split(
-            model, dataset.validation, field, tta=tta, batch_size=batch_size
-        )
-        test, factors = inference.predict_split(
-            model, dataset.test, field, tta=tta, batch_size=batch_size
-        )
+
+    validation, _ = predicted(dataset.validation)
+    test, factors = predicted(dataset.test)
     seconds = (time.perf_counter() - start) / (len(validation) + len(test))
     return evaluate_maps(
         validation,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retina_tutorial import data, evaluate, metrics
+from retina_tutorial import data, evaluate, metrics, scale
 from retina_tutorial.report import write_report
 
 
@@ -59,7 +59,9 @@ def test_evaluate_model_predicts_then_measures_the_maps(monkeypatch):
 
     monkeypatch.setattr(inference, "predict", _fake_predict)
     dataset = _fake_dataset(np.random.default_rng(0))
-    report = evaluate.evaluate_model(_Constant(), dataset)
+    model = _Constant()
+    scale.attach(model, scale.DRIVE)  # as a package-built model records it
+    report = evaluate.evaluate_model(model, dataset)
     assert report.model_name == "constant" and report.model_parameters == 0
     same = _evaluate_green(dataset)
     assert report.threshold == same.threshold
