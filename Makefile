@@ -43,7 +43,7 @@ book: $(INSTALLED) $(KERNEL_CONFIG)
 test: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest tests book --nbval-lax --durations=15
+	$(BIN)/python -m pytest tests retina_tutorial book --nbval-lax --durations=15
 
 # The notebooks again on the synthetic set, which the published book uses when
 # no DRIVE is configured: its prose must be true there too (conftest.py).
@@ -59,7 +59,7 @@ $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
 
 # The notebooks run on the newest versions only (`make test`).
 test-lowest: $(LOWEST_VENV)/.installed
-	$(LOWEST_VENV)/bin/python -m pytest tests --ignore=tests/test_notebooks.py --durations=10
+	$(LOWEST_VENV)/bin/python -m pytest tests retina_tutorial --ignore=tests/test_notebooks.py --durations=10
 
 clean:
 	rm -rf _build .jupyter_cache
