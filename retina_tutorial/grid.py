@@ -18,6 +18,8 @@ import typing
 
 import numpy as np
 
+from retina_tutorial import checks
+
 
 class CropBox(typing.NamedTuple):
     """Where the original image lies inside a padded one (pixels)."""
@@ -28,19 +30,13 @@ class CropBox(typing.NamedTuple):
     width: int
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def ceil_div(length, step) -> int:
     """``length / step`` rounded up: how many steps of ``step`` cover ``length``.
 
     >>> ceil_div(565, 16), ceil_div(560, 16)
     (36, 35)
     """
-    return -(-int(length) // _positive_int("step", step))
+    return -(-int(length) // checks.integer(step, "step", minimum=1))
 
 
 def round_up(length, multiple) -> int:
@@ -74,7 +70,7 @@ def pad_amounts(shape, multiple: int) -> tuple[tuple[int, int], tuple[int, int]]
     >>> pad_amounts((584, 565), 16)
     ((4, 4), (5, 6))
     """
-    multiple = _positive_int("multiple", multiple)
+    multiple = checks.integer(multiple, "multiple", minimum=1)
     height, width = (int(side) for side in tuple(shape)[:2])
     extra_h, extra_w = round_up(height, multiple) - height, round_up(width, multiple) - width
     return (extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)

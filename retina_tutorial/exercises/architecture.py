@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retina_tutorial import checks
+from retina_tutorial import checks, grid
 from retina_tutorial.exercises._core import (
     Result,
     _as_number,
@@ -178,7 +178,7 @@ def check_padded_shape(answer, image_shape, depth: int, *, verbose: bool = True)
             False, "Give the size as a pair of whole numbers, `(height, width)`.", verbose
         )
     value = tuple(int(x) for x in numbers)
-    truth = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
+    truth = (grid.round_up(height, multiple), grid.round_up(width, multiple))
     if value == truth:
         return _finish(
             True,

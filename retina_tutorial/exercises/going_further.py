@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from retina_tutorial import data, scale, topology
+from retina_tutorial import data, grid, scale, topology
 from retina_tutorial.exercises._core import (
     FOUR_DECIMALS,
     NEAR_MISS,
@@ -77,10 +77,6 @@ def check_fov_share(answer, whole_targets, patch_targets, *, verbose: bool = Tru
     return _finish(False, message, verbose)
 
 
-def _tile_count(length: int, tile: int, stride: int) -> int:
-    return 1 if length <= tile else math.ceil((length - tile) / stride) + 1
-
-
 def check_tile_count(
     answer, image_shape, tile_size: int, overlap: int, multiple: int, *, verbose: bool = True
 ) -> Result:
@@ -108,9 +104,12 @@ def check_tile_count(
     """
     if tile_size % multiple:
         raise ValueError(f"tile_size {tile_size} must be a multiple of {multiple}.")
-    height, width = (-(-int(side) // multiple) * multiple for side in tuple(image_shape)[:2])
+    height, width = (grid.round_up(side, multiple) for side in tuple(image_shape)[:2])
     stride = (tile_size - overlap) // multiple * multiple
-    rows, columns = _tile_count(height, tile_size, stride), _tile_count(width, tile_size, stride)
+    (_, row_starts), (_, column_starts) = grid.tile_layout(
+        (height, width), (tile_size, tile_size), overlap, multiple
+    )
+    rows, columns = len(row_starts), len(column_starts)
     if answer is None:
         return _unanswered("the number of tiles (one whole number)", verbose)
     value = _as_number(answer)

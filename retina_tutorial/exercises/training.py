@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retina_tutorial import run_history
 from retina_tutorial.exercises._core import (
     Result,
     _as_number,
@@ -204,8 +205,9 @@ def check_checkpoint_epochs(answer, history, *, verbose: bool = True) -> Result:
     Explained in ``book/04_training.ipynb`` (exercise 3). The article saved
     the model whenever the *training* loss fell (``monitor="loss"``), so it
     kept the epoch with the lowest ``loss``; the package keeps the epoch with
-    the highest ``val_auc``. Epochs are counted from 1, as the progress bar
-    does; the first of equal scores wins, as ``ModelCheckpoint`` keeps it.
+    the highest ``val_auc`` (:func:`retina_tutorial.run_history.best_epoch`).
+    Epochs are counted from 1, as the progress bar does; the first of equal
+    scores wins, as ``ModelCheckpoint`` keeps it.
 
     Parameters
     ----------
@@ -232,7 +234,10 @@ def check_checkpoint_epochs(answer, history, *, verbose: bool = True) -> Result:
     values = _pair_of_numbers(answer, "`(article_epoch, our_epoch)`", verbose)
     if isinstance(values, Result):
         return values
-    article, ours = int(np.nanargmin(loss)) + 1, int(np.nanargmax(auc)) + 1
+    kept = run_history.best_epoch(history)  # the rule best.keras is saved by
+    if kept is None:
+        raise ValueError("history has no epoch with a finite val_auc and loss to keep.")
+    article, ours = int(np.nanargmin(loss)) + 1, kept["index"] + 1
     given = (values[0], values[1])
     if given == (article, ours):
         lost = auc[ours - 1] - auc[article - 1]
