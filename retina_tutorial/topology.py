@@ -102,7 +102,9 @@ def skeleton(masks) -> np.ndarray:
             # Only the box round the vessels: each pass sweeps every pixel it
             # is given, and a photograph's corners outside the FOV hold none.
             box = np.s_[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
-            thin[index][box] = skeletonize(mask[box])
+            # A box is a strided view, and scikit-image 0.20 (the lowest we
+            # accept) takes only C-contiguous arrays.
+            thin[index][box] = skeletonize(np.ascontiguousarray(mask[box]))
     return thin[0] if single else thin
 
 
