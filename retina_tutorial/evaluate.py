@@ -20,11 +20,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import warnings
 
 import numpy as np
 
-from retina_tutorial import bootstrap, calibration, data, metrics, provenance, splits, topology
+from retina_tutorial import (
+    bootstrap,
+    calibration,
+    data,
+    deprecated,
+    metrics,
+    provenance,
+    splits,
+    topology,
+)
 
 #: The scores reported with confidence intervals, in report order.
 HEADLINE_NAMES = (
@@ -476,39 +484,26 @@ def _protocol(dataset) -> str:
     )
 
 
-#: Names that lived here until 0.6 and moved to their own module; they still
-#: resolve, with a DeprecationWarning, until 0.8.
-_MOVED = {
-    **dict.fromkeys(
-        (
-            "METRIC_NAMES",
-            "BINARY_METRIC_NAMES",
-            "COUNT_NAMES",
-            "pixel_metrics",
-            "binary_metrics",
-            "per_image_metrics",
-            "choose_threshold",
-            "roc_pr_curves",
-            "second_observer",
-            "second_observer_per_image",
-        ),
-        "metrics",
-    ),
-    "optic_disc_centre": "closeups",
-    "densest_square": "closeups",
-}
-
-
-def __getattr__(name: str):
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    home = _MOVED[name]
-    warnings.warn(
-        f"retina_tutorial.evaluate.{name} moved to retina_tutorial.{home}.{name}; "
-        "the old name goes in 0.8.",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module(f"retina_tutorial.{home}"), name)
+#: Names that lived here until 0.6 and moved to their own module.
+__getattr__ = deprecated.forwarder(
+    __name__,
+    {
+        **{
+            name: f"metrics.{name}"
+            for name in (
+                "METRIC_NAMES",
+                "BINARY_METRIC_NAMES",
+                "COUNT_NAMES",
+                "pixel_metrics",
+                "binary_metrics",
+                "per_image_metrics",
+                "choose_threshold",
+                "roc_pr_curves",
+                "second_observer",
+                "second_observer_per_image",
+            )
+        },
+        "optic_disc_centre": "closeups.optic_disc_centre",
+        "densest_square": "closeups.densest_square",
+    },
+)

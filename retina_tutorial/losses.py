@@ -10,7 +10,7 @@ do we, already while training.
 
 Targets carry the FOV with them: ``y_true`` has shape (B, H, W, 2), channel 0
 the vessel mask and channel 1 the FOV mask, both 0 or 1. Predictions
-``y_pred`` are (B, H, W, 1) sigmoid probabilities. :func:`split_targets`
+``y_pred`` are (B, H, W, 1) sigmoid probabilities. :func:`unstack_targets`
 separates the two channels; every loss and metric here then ignores the
 pixels whose FOV is 0 (outside the eye, padding, and the corners that
 augmentation uncovers), whatever is predicted there.
@@ -25,6 +25,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from retina_tutorial import deprecated
+
 #: Added to the numerator and denominator of the soft Dice: an empty patch
 #: (no vessel, none predicted) scores 1 instead of 0 / 0.
 DICE_SMOOTH = 1.0
@@ -32,7 +34,7 @@ DICE_SMOOTH = 1.0
 _register = keras.saving.register_keras_serializable(package="retina_tutorial")
 
 
-def split_targets(y_true):
+def unstack_targets(y_true):
     """Separate the vessel and FOV channels of the targets.
 
     Explained in ``book/04_training.ipynb``.
@@ -54,7 +56,7 @@ def split_targets(y_true):
     Examples
     --------
     >>> import numpy as np
-    >>> vessel, fov = split_targets(np.zeros((1, 4, 4, 2), "float32"))
+    >>> vessel, fov = unstack_targets(np.zeros((1, 4, 4, 2), "float32"))
     >>> tuple(vessel.shape), tuple(fov.shape)
     ((1, 4, 4, 1), (1, 4, 4, 1))
     """
@@ -70,7 +72,7 @@ def split_targets(y_true):
 
 def _inside(y_true, y_pred):
     """Vessel labels, probabilities and the FOV as a boolean mask, all (B, H, W, 1)."""
-    vessel, fov = split_targets(y_true)
+    vessel, fov = unstack_targets(y_true)
     y_pred = ops.cast(y_pred, "float32")
     if len(y_pred.shape) == len(vessel.shape) - 1:
         y_pred = ops.expand_dims(y_pred, -1)
@@ -302,3 +304,7 @@ class FovDice(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "threshold": self.threshold}
+
+
+#: Renamed in 0.7, apart from pipeline.stack_targets that it undoes.
+__getattr__ = deprecated.forwarder(__name__, {"split_targets": "losses.unstack_targets"})

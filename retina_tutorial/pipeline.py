@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from retina_tutorial import augment as augmentation
-from retina_tutorial import data
+from retina_tutorial import data, deprecated
 from retina_tutorial.grid import pad_amounts, pad_to_multiple
 
 #: Largest zoom-out of the patch augmenter (``build_augmenter``'s default).
@@ -65,7 +65,7 @@ def _check_split(function: str, split: data.Split) -> None:
             )
 
 
-def split_targets(split: data.Split) -> np.ndarray:
+def stack_targets(split: data.Split) -> np.ndarray:
     """Stack a split's vessel and FOV masks as training targets.
 
     Explained in ``book/03_augmentation.ipynb``.
@@ -84,7 +84,7 @@ def _pad_stack(split: data.Split, multiple: int) -> tuple[np.ndarray, np.ndarray
     # is never scored.
     images, _ = pad_to_multiple(np.asarray(split.images, np.float32), multiple)
     (top, bottom), (left, right) = pad_amounts(split.images.shape[1:3], multiple)
-    targets = np.pad(split_targets(split), ((0, 0), (top, bottom), (left, right), (0, 0)))
+    targets = np.pad(stack_targets(split), ((0, 0), (top, bottom), (left, right), (0, 0)))
     return images, targets
 
 
@@ -199,7 +199,7 @@ def training_patches(
     crop = patch_size + 2 * margin
     pad = margin + (patch_size + 1) // 2
     # One 5-channel array (RGB, vessel, FOV): one slice cuts all three.
-    stack = np.concatenate([np.asarray(split.images, np.float32), split_targets(split)], axis=-1)
+    stack = np.concatenate([np.asarray(split.images, np.float32), stack_targets(split)], axis=-1)
     stack = tf.constant(np.pad(stack, ((0, 0), (pad, pad), (pad, pad), (0, 0))))
     centres = tf.constant(centres)
     count = tf.constant(len(centres), tf.int64)
@@ -353,3 +353,7 @@ def validation_data(split: data.Split, *, multiple: int, batch_size: int = 1) ->
         targets = np.concatenate([targets, np.zeros((filler, *targets.shape[1:]), np.float32)])
     dataset = tf.data.Dataset.from_tensor_slices((images, targets)).batch(batch_size)
     return dataset.cache().prefetch(tf.data.AUTOTUNE)
+
+
+#: Renamed in 0.7: the name said "split" for a function that stacks.
+__getattr__ = deprecated.forwarder(__name__, {"split_targets": "pipeline.stack_targets"})

@@ -30,16 +30,16 @@ FOV = np.array([[1, 1, 0], [1, 1, 0]])
 PROBABILITIES = np.array([[0.8, 0.1, 0.3], [0.4, 0.6, 0.9]])
 
 
-def test_split_targets_returns_vessel_and_fov_channels():
-    vessel, fov = losses.split_targets(_targets(VESSEL, FOV))
+def test_unstack_targets_returns_vessel_and_fov_channels():
+    vessel, fov = losses.unstack_targets(_targets(VESSEL, FOV))
     assert tuple(vessel.shape) == (1, 2, 3, 1)
     np.testing.assert_array_equal(np.asarray(vessel)[0, ..., 0], VESSEL)
     np.testing.assert_array_equal(np.asarray(fov)[0, ..., 0], FOV)
 
 
-def test_split_targets_refuses_a_bare_vessel_mask():
+def test_unstack_targets_refuses_a_bare_vessel_mask():
     with pytest.raises(ValueError, match="2 channels"):
-        losses.split_targets(np.zeros((1, 4, 4, 1), np.float32))
+        losses.unstack_targets(np.zeros((1, 4, 4, 1), np.float32))
 
 
 def test_bce_equals_the_hand_computed_mean_over_fov_pixels():

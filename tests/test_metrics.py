@@ -265,3 +265,23 @@ def test_measuring_needs_no_model_runner_and_no_keras(module):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]", f"{module} imported {done.stdout.strip()}"
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("evaluate.pixel_metrics", "metrics.pixel_metrics"),
+        ("evaluate.densest_square", "closeups.densest_square"),
+        ("pipeline.split_targets", "pipeline.stack_targets"),
+        ("losses.split_targets", "losses.unstack_targets"),
+    ],
+)
+def test_old_names_still_work_for_a_release_with_a_warning(old, new):
+    import importlib
+
+    def resolve(path):
+        module, name = path.split(".")
+        return getattr(importlib.import_module(f"retina_tutorial.{module}"), name)
+
+    with pytest.warns(DeprecationWarning, match=rf"{old}.*retina_tutorial\.{new}.*0\.8"):
+        assert resolve(old) is resolve(new)

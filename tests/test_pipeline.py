@@ -65,7 +65,7 @@ def test_unaugmented_patches_are_crops_centred_in_the_fov(patch_size):
     split = coded_split()
     pad = patch_size
     padded_images = np.pad(split.images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    padded_targets = np.pad(pipeline.split_targets(split), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    padded_targets = np.pad(pipeline.stack_targets(split), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     dataset = pipeline.training_patches(
         split, patch_size=patch_size, batch_size=8, seed=3, augment=False
     )
