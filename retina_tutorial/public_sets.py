@@ -56,6 +56,7 @@ from retina_tutorial import field_of_view
 from retina_tutorial.splits import (
     DataError,
     Dataset,
+    display_name,
     one_image,
     read_binary,
     read_rgb,
@@ -63,11 +64,12 @@ from retina_tutorial.splits import (
     stack,
 )
 
-#: Which loader reads which data set, and how it is named in reports.
 #: The file :mod:`retina_tutorial.stand_in` leaves in a stand-in's folder:
 #: its first line says what the stand-in was made from.
 STAND_IN_FILE = "STAND_IN.txt"
-KINDS = {"stare": "STARE", "chase_db1": "CHASE_DB1", "hrf": "HRF", "csv": "own data (CSV)"}
+#: The layouts :func:`load` reads; reports name them with
+#: :func:`retina_tutorial.splits.display_name`.
+KINDS = ("stare", "chase_db1", "hrf", "csv")
 FIELD_DEGREES = {"stare": 35.0, "chase_db1": 30.0, "hrf": 45.0}
 STARE_IDS = (
     "im0001", "im0002", "im0003", "im0004", "im0005", "im0044", "im0077", "im0081", "im0082",
@@ -295,7 +297,7 @@ def _two_annotators(kind, location, names, split_ids, split_note) -> Dataset:
     test images' is ever used).
     """
     test_ids = set(split_ids[2])
-    with _files(location, KINDS[kind]) as files:
+    with _files(location, display_name(kind)) as files:
 
         def read(image_id):
             photo_names, first_names, second_names = names(image_id)
@@ -450,7 +452,7 @@ def _dataset(kind, location, read, train, validation, test, split_note, *, fov_e
         validation=stack(read(i) for i in validation),
         test=stack(read(i) for i in test),
         source=kind,
-        description=f"{KINDS[kind]} from {shown_location(location)}; {split_note}; "
+        description=f"{display_name(kind)} from {shown_location(location)}; {split_note}; "
         f"{fov_note}; {field:g}° field",
         field_degrees=field,
         fov_estimated=fov_estimated,

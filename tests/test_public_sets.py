@@ -11,7 +11,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retina_tutorial import cache, cli, config, data, evaluate, inference, public_sets, scale, train
+from retina_tutorial import (
+    cache,
+    cli,
+    config,
+    data,
+    evaluate,
+    inference,
+    public_sets,
+    scale,
+    splits,
+    train,
+)
 from retina_tutorial.report import write_report
 
 pytestmark = pytest.mark.filterwarnings(
@@ -61,7 +72,7 @@ def test_each_layout_is_recognised_and_split_as_the_literature_does(loaded, fake
     assert dataset.fov_estimated is estimated and dataset.field_degrees == field
     assert dataset.test.ids[0] == first
     # A wrong guess is impossible to miss: the printed line names all of it.
-    name = public_sets.KINDS[kind].split(" ")[0]
+    name = splits.display_name(kind).split(" ")[0]
     assert dataset.description.startswith(name)
     assert ("estimated" if estimated else "given") in dataset.description
     assert "split" in dataset.description and f"{field:g}° field" in dataset.description
