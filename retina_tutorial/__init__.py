@@ -1,19 +1,33 @@
 """retina_tutorial: the package behind the retina-unet book.
 
-Modules follow the pipeline, each importing only from earlier stages:
-``config`` / ``environment`` -> ``scale`` -> ``grid`` -> ``field_of_view`` ->
-``splits`` -> ``provenance`` -> ``drive`` / ``synthetic`` / ``public_sets`` ->
-``stand_in`` -> ``data`` -> ``cache`` -> ``augment`` -> ``pipeline`` ->
-``model`` -> ``losses`` -> ``model_files`` -> ``train`` -> ``inference`` ->
-``evaluate`` -> ``comparison`` -> ``plotting`` -> ``report`` -> ``prose`` /
-``widgets`` / ``exercises`` -> ``audit`` / ``course`` -> ``cli``; ``grading``
-imports none of them at import time, so ``data`` and ``exercises`` use its
-grading variant. ``provenance`` records which images a model learned from;
-``comparison`` trains a recipe with several seeds and compares it with
-another model, paired; ``prose`` writes the chapters'
-data-dependent sentences from their own results; ``course``, ``grading`` and
-``audit`` make the chapters an nbgrader course and grade it outside the
-students' kernels.
+Modules come in layers, each importing (at import time) only from its own
+layer and the ones above it; ``tests/test_structure.py`` reads this list
+and checks it. One idea lives in one module:
+
+- foundations, importing nothing of the package: ``checks`` (what an
+  integer or a number is), ``deprecated`` (old names, for one release),
+  ``config``, ``environment``, ``grading`` (the grading variant, which
+  ``data`` reads; the grader imports the rest only while it grades),
+  ``scale`` (pixels per degree, the one rescale decision), ``provenance``,
+  ``run_history`` (the epoch training keeps), ``bootstrap``,
+  ``calibration``, ``topology``
+- measuring, pure NumPy: ``metrics`` (pixel metrics, curves, thresholds,
+  the 2nd observer), ``closeups``, ``published``
+- data: ``grid`` (padding, tiles), ``splits`` (the containers and
+  readers), ``field_of_view``, ``drive``, ``synthetic``, ``public_sets``,
+  ``stand_in``, ``data``, ``cache``
+- model, where Keras and TensorFlow come in: ``augment``, ``pipeline``,
+  ``model``, ``losses``, ``model_files``, ``train``, ``inference``
+- results: ``evaluate`` (the protocol), ``comparison``, ``plotting``,
+  ``report``, ``pretrained``, ``prose``, ``widgets``
+- teaching: ``exercises``, ``audit``, ``course``
+- ``cli``
+
+``provenance`` records which images a model learned from; ``comparison``
+trains a recipe with several seeds and compares it with another model,
+paired; ``prose`` writes the chapters' data-dependent sentences from their
+own results; ``course``, ``grading`` and ``audit`` make the chapters an
+nbgrader course and grade it outside the students' kernels.
 
 Importing the package imports neither Keras nor TensorFlow: the data,
 scale and metrics modules work without them, and ``retina-tutorial --help``
