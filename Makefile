@@ -3,6 +3,10 @@
 # `make test-lowest` runs the package's tests again in .venv-lowest, made from
 # the oldest versions pyproject.toml accepts; `make test-synthetic` runs the
 # notebooks on the synthetic set. CI runs both after `make test`.
+# Tests run on WORKERS processes (pytest-xdist, 2 by default: CI's cores);
+# each takes whole files, so a notebook's cells run in order in one kernel and
+# a module's fixtures are made once. `make test WORKERS=0` runs them in one
+# process (for --pdb).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,6 +24,9 @@ KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 export RETINA_TUTORIAL_PROFILE ?= quick
 export MPLBACKEND ?= Agg
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+WORKERS ?= 2
+PYTEST := -m pytest -n $(WORKERS) --dist loadfile
 
 .PHONY: book test test-synthetic test-lowest clean
 
@@ -43,12 +50,12 @@ book: $(INSTALLED) $(KERNEL_CONFIG)
 test: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest tests retina_tutorial book --nbval-lax --durations=15
+	$(BIN)/python $(PYTEST) book tests retina_tutorial --nbval-lax --durations=15
 
 # The notebooks again on the synthetic set, which the published book uses when
 # no DRIVE is configured: its prose must be true there too (conftest.py).
 test-synthetic: $(INSTALLED)
-	env -u RETINA_TUTORIAL_DATA -u RETINA_TUTORIAL_OWN_DATA $(BIN)/python -m pytest book --nbval-lax --durations=5
+	env -u RETINA_TUTORIAL_DATA -u RETINA_TUTORIAL_OWN_DATA $(BIN)/python $(PYTEST) book --nbval-lax --durations=5
 
 $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
 	rm -rf $(LOWEST_VENV)
@@ -57,9 +64,17 @@ $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
 	$(LOWEST_VENV)/bin/python -m pip install -c $(LOWEST_PINS) -e ".[test]"
 	touch $@
 
-# The notebooks run on the newest versions only (`make test`).
+# Run on the newest versions only (`make test`): what needs the book's or
+# the course's extra, which .venv-lowest does not install (the notebooks, the
+# book's build, the course kit and its grading), and what no library version
+# changes (dependency declarations, profiles, published results, prose).
+# Everything that calls Keras, TensorFlow, NumPy, SciPy, scikit-image,
+# Pillow or h5py runs on both, the docstring examples included.
+NEWEST_ONLY := test_notebooks test_book_build test_course test_grading test_audit \
+	test_dependencies test_config test_published test_prose
 test-lowest: $(LOWEST_VENV)/.installed
-	$(LOWEST_VENV)/bin/python -m pytest tests retina_tutorial --ignore=tests/test_notebooks.py --durations=10
+	$(LOWEST_VENV)/bin/python $(PYTEST) tests retina_tutorial \
+		$(foreach name,$(NEWEST_ONLY),--ignore=tests/$(name).py) --durations=10
 
 clean:
 	rm -rf _build .jupyter_cache
