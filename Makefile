@@ -28,12 +28,22 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 WORKERS ?= 2
 PYTEST := -m pytest -n $(WORKERS) --dist loadfile
 
+# Environments are made with venv and pip, or with uv when UV names its
+# program (CI does: same requirements, minutes faster). $(1) is the folder.
+UV ?=
+ifeq ($(UV),)
+new_venv = $(PYTHON) -m venv $(1) && $(1)/bin/python -m pip install --upgrade pip
+install_into = $(1)/bin/python -m pip install
+else
+new_venv = $(UV) venv --seed --allow-existing --quiet --python $(PYTHON) $(1)
+install_into = VIRTUAL_ENV=$(1) $(UV) pip install
+endif
+
 .PHONY: book test test-synthetic test-lowest clean
 
 $(INSTALLED): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[book,test,course]"
+	$(call new_venv,$(VENV))
+	$(call install_into,$(VENV)) -e ".[book,test,course]"
 	touch $@
 
 $(KERNEL_CONFIG): | $(INSTALLED)
@@ -59,9 +69,8 @@ test-synthetic: $(INSTALLED)
 
 $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
 	rm -rf $(LOWEST_VENV)
-	$(PYTHON) -m venv $(LOWEST_VENV)
-	$(LOWEST_VENV)/bin/python -m pip install --upgrade pip
-	$(LOWEST_VENV)/bin/python -m pip install -c $(LOWEST_PINS) -e ".[test]"
+	$(call new_venv,$(LOWEST_VENV))
+	$(call install_into,$(LOWEST_VENV)) -c $(LOWEST_PINS) -e ".[test]"
 	touch $@
 
 # Run on the newest versions only (`make test`): what needs the book's or
