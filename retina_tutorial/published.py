@@ -37,23 +37,11 @@ from collections.abc import Mapping
 
 from retina_tutorial import checks, metrics
 
-#: Column order of :func:`results_table` rows and of :func:`to_markdown`.
-COLUMNS = (
-    "method",
-    "roc_auc",
-    "pr_auc",
-    "f1",
-    "accuracy",
-    "sensitivity",
-    "specificity",
-    "mcc",
-    "params",
-    "hardware",
-    "protocol",
-)
+#: The scores papers report, each between 0 and 1 (no precision, no IoU).
+METRICS = tuple(name for name in metrics.METRIC_NAMES if name not in ("precision", "iou"))
 
-#: The columns holding a score between 0 and 1.
-METRICS = ("roc_auc", "pr_auc", "f1", "accuracy", "sensitivity", "specificity", "mcc")
+#: Column order of :func:`results_table` rows and of :func:`to_markdown`.
+COLUMNS = ("method", *METRICS, "params", "hardware", "protocol")
 
 #: Column titles used by :func:`to_markdown`.
 HEADERS = {
