@@ -305,7 +305,10 @@ def test_every_page_carries_a_banner_naming_its_data(monkeypatch):
     assert "DRIVE build" in banner.banner("drive")
     assert "CHASE_DB1 build" in banner.banner("chase_db1")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert config["sphinx"]["local_extensions"] == {"data_banner": "book/_ext"}
+    assert config["sphinx"]["local_extensions"] == {
+        "data_banner": "book/_ext",
+        "try_it": "book/_ext",
+    }
     monkeypatch.delenv("RETINA_TUTORIAL_DATA", raising=False)
     settings = types.SimpleNamespace(html_theme_options={"logo": {}})
     banner._announce(None, settings)
