@@ -41,6 +41,15 @@ endif
 
 .PHONY: book test test-synthetic test-lowest clean
 
+# The Try it page's runtime, onnxruntime-web, from npm at the version
+# package-lock.json pins (no install scripts: the runtime needs none).
+# make book copies its files into the site (book/_ext/try_it.py), and the
+# browser tests serve them.
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 $(INSTALLED): pyproject.toml
 	$(call new_venv,$(VENV))
 	$(call install_into,$(VENV)) -e ".[book,test,course]"
@@ -52,12 +61,12 @@ $(KERNEL_CONFIG): | $(INSTALLED)
 
 STUDENT_ZIP := book/_static/generated/retina-unet-book-student.zip
 
-book: $(INSTALLED) $(KERNEL_CONFIG)
+book: $(INSTALLED) $(KERNEL_CONFIG) $(NODE_MODULES)
 	$(BIN)/retina-tutorial course --out _build/course --student-zip $(STUDENT_ZIP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(NODE_MODULES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python $(PYTEST) book tests retina_tutorial --nbval-lax --durations=15
@@ -76,11 +85,13 @@ $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
 # Run on the newest versions only (`make test`): what needs the book's or
 # the course's extra, which .venv-lowest does not install (the notebooks, the
 # book's build, the course kit and its grading), and what no library version
-# changes (dependency declarations, profiles, published results, prose).
+# changes (dependency declarations, profiles, published results, prose),
+# and the Try it page in the browser (its JavaScript and ONNX model are the
+# same whatever the Python libraries' versions).
 # Everything that calls Keras, TensorFlow, NumPy, SciPy, scikit-image,
 # Pillow or h5py runs on both, the docstring examples included.
 NEWEST_ONLY := test_notebooks test_book_build test_course test_grading test_audit \
-	test_dependencies test_config test_published test_prose
+	test_dependencies test_config test_published test_prose test_browser_page
 test-lowest: $(LOWEST_VENV)/.installed
 	$(LOWEST_VENV)/bin/python $(PYTEST) tests retina_tutorial \
 		$(foreach name,$(NEWEST_ONLY),--ignore=tests/$(name).py) --durations=10

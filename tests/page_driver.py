@@ -13,6 +13,7 @@ import functools
 import http.server
 import importlib.util
 import io
+import os
 import shutil
 import tempfile
 import threading
@@ -46,13 +47,29 @@ def try_it():
     return module
 
 
+#: The browser: Debian's Chromium, or Google Chrome (GitHub's runners have it).
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def browser() -> str | None:
+    """The Chromium (or Chrome) program found on PATH, or None."""
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
+def chromedriver() -> str | None:
+    """chromedriver on PATH, or where GitHub's runners keep it ($CHROMEWEBDRIVER)."""
+    folder = os.environ.get("CHROMEWEBDRIVER")
+    return shutil.which("chromedriver") or (folder and shutil.which("chromedriver", path=folder))
+
+
 def missing() -> str | None:
     """Why the page cannot be driven here, or None when it can."""
     if importlib.util.find_spec("selenium") is None:
         return "selenium is not installed (pip install -e '.[test]')"
-    for program in ("chromium", "chromedriver"):
-        if shutil.which(program) is None:
-            return f"{program} not found (Debian: apt-get install chromium chromium-driver)"
+    if browser() is None:
+        return "no Chromium found (Debian: apt-get install chromium chromium-driver)"
+    if chromedriver() is None:
+        return "chromedriver not found (Debian: apt-get install chromium-driver)"
     runtime = try_it().RUNTIME_DIR
     if not runtime.is_dir():
         return f"onnxruntime-web not installed in {runtime.parents[1]}: run `npm ci`"
@@ -106,11 +123,11 @@ def start_chromium():
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
+    options.binary_location = browser()
     profile = tempfile.mkdtemp(prefix="tryit-chromium-")
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    service = webdriver.ChromeService(executable_path=chromedriver())
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_script_timeout(120)
     driver.profile_folder = profile
