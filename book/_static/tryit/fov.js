@@ -18,29 +18,37 @@ function percentile(values, q) {
   return sorted[below] + (sorted[above] - sorted[below]) * (position - below);
 }
 
-// Pillow's MinFilter / MaxFilter: a size x size square, edges repeated. A
-// square's minimum is the minimum over rows of the minimum over columns.
+// Pillow's MinFilter / MaxFilter on a 0/1 mask: a size x size square, edges
+// repeated. A square's minimum is the minimum over rows of the minimum over
+// columns, and on 0/1 values min and max are "all" and "any".
 function rankFilter(mask, height, width, size, kind) {
-  const pick = kind === "min" ? Math.min : Math.max;
   const half = Math.floor(size / 2);
+  const wanted = kind === "min" ? 0 : 1; // the value that wins if present
   const along = new Uint8Array(mask.length);
   for (let y = 0; y < height; y++) {
+    const row = y * width;
     for (let x = 0; x < width; x++) {
-      let value = mask[y * width + x];
+      let value = 1 - wanted;
       for (let d = -half; d <= half; d++) {
-        const xx = Math.min(width - 1, Math.max(0, x + d));
-        value = pick(value, mask[y * width + xx]);
+        const xx = x + d < 0 ? 0 : x + d >= width ? width - 1 : x + d;
+        if (mask[row + xx] === wanted) {
+          value = wanted;
+          break;
+        }
       }
-      along[y * width + x] = value;
+      along[row + x] = value;
     }
   }
   const out = new Uint8Array(mask.length);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      let value = along[y * width + x];
+      let value = 1 - wanted;
       for (let d = -half; d <= half; d++) {
-        const yy = Math.min(height - 1, Math.max(0, y + d));
-        value = pick(value, along[yy * width + x]);
+        const yy = y + d < 0 ? 0 : y + d >= height ? height - 1 : y + d;
+        if (along[yy * width + x] === wanted) {
+          value = wanted;
+          break;
+        }
       }
       out[y * width + x] = value;
     }
