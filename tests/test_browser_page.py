@@ -130,6 +130,8 @@ def test_bad_files_give_a_clear_message_and_leave_the_page_usable(page, tmp_path
         assert state == "error", path.name
         assert words in page.message(), (path.name, page.message())
         assert path.name in page.message()
+        # No result of an earlier photograph is left on show beside the message.
+        assert not page.role("results").is_displayed()
     # Still usable: the sample runs, and the message is gone.
     state, _ = page.use_sample()
     assert state == "done", page.message()

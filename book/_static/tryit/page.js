@@ -78,7 +78,7 @@ function show(result) {
     facts.factor === 1
       ? "not resized (within 5 % of the model's scale)"
       : `resized by ${facts.factor.toFixed(3)} to ${facts.resized[1]} × ${facts.resized[0]} pixels, and the map back`;
-  const facts_list = [
+  const rows = [
     ["Photograph", `${facts.name}, ${facts.width} × ${facts.height} pixels`],
     ["Field of view found", `${facts.fovDiameter} pixels across at ${facts.fieldDegrees}°: ${facts.photoPerDegree.toFixed(1)} pixels per degree`],
     ["Model's scale", `${facts.modelPerDegree.toFixed(1)} pixels per degree (DRIVE's)`],
@@ -88,7 +88,7 @@ function show(result) {
   ];
   const list = $("facts");
   list.replaceChildren(
-    ...facts_list.flatMap(([term, detail]) => {
+    ...rows.flatMap(([term, detail]) => {
       const dt = document.createElement("dt");
       dt.textContent = term;
       const dd = document.createElement("dd");
@@ -137,6 +137,9 @@ function start(file, name) {
   if (state.busy) return;
   const fieldDegrees = Number($("field").value);
   showMessage("", "");
+  // The last photograph's results go: what shows is always this one's.
+  $("results").hidden = true;
+  state.result = null;
   setState("busy");
   showProgress(null, "Starting");
   worker.postMessage({ type: "predict", file, name, fieldDegrees });
