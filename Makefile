@@ -39,7 +39,7 @@ new_venv = $(UV) venv --seed --allow-existing --quiet --python $(PYTHON) $(1)
 install_into = VIRTUAL_ENV=$(1) $(UV) pip install
 endif
 
-.PHONY: book test test-synthetic test-lowest clean
+.PHONY: book test test-synthetic test-lowest test-without-tensorflow clean
 
 # The Try it page's runtime, onnxruntime-web, from npm at the version
 # package-lock.json pins (no install scripts: the runtime needs none).
@@ -52,7 +52,7 @@ $(NODE_MODULES): package.json package-lock.json
 
 $(INSTALLED): pyproject.toml
 	$(call new_venv,$(VENV))
-	$(call install_into,$(VENV)) -e ".[book,test,course]"
+	$(call install_into,$(VENV)) -e ".[keras,onnx,book,test,course]"
 	touch $@
 
 $(KERNEL_CONFIG): | $(INSTALLED)
@@ -79,7 +79,7 @@ test-synthetic: $(INSTALLED)
 $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
 	rm -rf $(LOWEST_VENV)
 	$(call new_venv,$(LOWEST_VENV))
-	$(call install_into,$(LOWEST_VENV)) -c $(LOWEST_PINS) -e ".[test]"
+	$(call install_into,$(LOWEST_VENV)) -c $(LOWEST_PINS) -e ".[keras,onnx,test]"
 	touch $@
 
 # Run on the newest versions only (`make test`): what needs the book's or
@@ -95,6 +95,25 @@ NEWEST_ONLY := test_notebooks test_book_build test_course test_grading test_audi
 test-lowest: $(LOWEST_VENV)/.installed
 	$(LOWEST_VENV)/bin/python $(PYTEST) tests retina_tutorial \
 		$(foreach name,$(NEWEST_ONLY),--ignore=tests/$(name).py) --durations=10
+
+# Prediction where TensorFlow is not installed: .venv-onnx holds the package
+# with its onnx extra only (the install the README gives for prediction), and
+# predicts with the shipped model exported to ONNX by .venv.
+ONNX_VENV ?= .venv-onnx
+SHIPPED_ONNX := _build/onnx/unet_drive.onnx
+
+$(ONNX_VENV)/.installed: pyproject.toml
+	rm -rf $(ONNX_VENV)
+	$(call new_venv,$(ONNX_VENV))
+	$(call install_into,$(ONNX_VENV)) -e ".[onnx]" "pytest>=8"
+	touch $@
+
+$(SHIPPED_ONNX): $(INSTALLED) retina_tutorial/weights/unet_drive.keras
+	$(BIN)/retina-tutorial export --model pretrained --out $@
+
+test-without-tensorflow: $(ONNX_VENV)/.installed $(SHIPPED_ONNX)
+	RETINA_TUTORIAL_ONNX_MODEL=$(SHIPPED_ONNX) $(ONNX_VENV)/bin/python -m pytest \
+		-p no:cacheprovider tests/test_without_tensorflow.py
 
 clean:
 	rm -rf _build .jupyter_cache

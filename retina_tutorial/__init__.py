@@ -17,7 +17,8 @@ and checks it. One idea lives in one module:
   readers), ``field_of_view``, ``drive``, ``synthetic``, ``public_sets``,
   ``stand_in``, ``data``, ``cache``
 - model, where Keras and TensorFlow come in: ``augment``, ``pipeline``,
-  ``model``, ``losses``, ``model_files``, ``train``, ``inference``
+  ``model``, ``losses``, ``model_files``, ``train``, ``onnx_model`` (the
+  model exported to ONNX, run without Keras), ``inference``
 - results: ``evaluate`` (the protocol), ``comparison``, ``plotting``,
   ``report``, ``pretrained``, ``prose``, ``widgets``
 - teaching: ``exercises``, ``audit``, ``course``
@@ -30,8 +31,10 @@ own results; ``course``, ``grading`` and ``audit`` make the chapters an
 nbgrader course and grade it outside the students' kernels.
 
 Importing the package imports neither Keras nor TensorFlow: the data,
-scale and metrics modules work without them, and ``retina-tutorial --help``
-starts at once. The modules that load or save models
+scale and metrics modules work without them, ``retina-tutorial --help``
+starts at once, and :mod:`~retina_tutorial.inference` predicts with an ONNX
+file where TensorFlow is not installed (``pip install
+"retina-tutorial[onnx]"``). The modules that load or save models
 (:mod:`retina_tutorial.model_files`, and :mod:`~retina_tutorial.inference`
 and :mod:`~retina_tutorial.train`, which use it) register the package's
 losses, metrics and layers with Keras when they are imported. A checkpoint

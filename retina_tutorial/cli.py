@@ -18,8 +18,9 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (ValueError, OSError) as error:
-        # Our errors name the file and the fix: show them without a traceback.
+    except (ValueError, OSError, ImportError) as error:
+        # Our errors name the file and the fix (or the extra to install): show
+        # them without a traceback.
         print(f"retina-tutorial {arguments.command}: error: {error}", file=sys.stderr)
         return 2
 
@@ -57,7 +58,7 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="metrics on the test set, inside the FOV, at native resolution"
     )
-    evaluate.add_argument("--model", required=True, help="a .keras file, or 'pretrained'")
+    evaluate.add_argument("--model", required=True, help="a .keras or .onnx file, or 'pretrained'")
     _add_data_arguments(evaluate)
     evaluate.add_argument("--out", required=True, help="folder for metrics, figures, probabilities")
     evaluate.add_argument("--tta", action="store_true", help="average over flipped copies")
@@ -67,7 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "predict", help="segment any fundus photograph, resized to the model's scale"
     )
     predict.add_argument("images", nargs="+", help="PNG, JPEG or TIFF fundus images")
-    predict.add_argument("--model", required=True, help="a .keras file, or 'pretrained'")
+    predict.add_argument("--model", required=True, help="a .keras or .onnx file, or 'pretrained'")
     predict.add_argument("--out", required=True, help="folder for the probability and binary PNGs")
     predict.add_argument("--fov", help="FOV mask for a single image (estimated when omitted)")
     predict.add_argument("--threshold", type=float, default=0.5, help="binary threshold in [0, 1]")
@@ -91,6 +92,20 @@ def _build_parser() -> argparse.ArgumentParser:
         help="predict at the size given, without resizing to the model's scale",
     )
     predict.set_defaults(handler=_predict)
+    export = commands.add_parser(
+        "export", help="write a Keras model as an ONNX file, to run without TensorFlow"
+    )
+    export.add_argument("--model", required=True, help="a .keras file, or 'pretrained'")
+    export.add_argument("--out", required=True, help="the .onnx file to write")
+    export.add_argument(
+        "--precision",
+        choices=["fp32", "fp16", "int8"],
+        default="fp32",
+        help="fp32 (as Keras), fp16 (half the file) or int8 (faster on CPUs; calibrated "
+        "on training images of --data)",
+    )
+    _add_data_arguments(export)
+    export.set_defaults(handler=_export)
     course = commands.add_parser(
         "course", help="write an nbgrader course kit (source notebooks, config) from the book"
     )
@@ -240,6 +255,27 @@ def _predict(arguments) -> int:
             verbose=True,
         )
         print(f"{image_path} -> {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _export(arguments) -> int:
+    from retina_tutorial import onnx_model
+
+    out = Path(arguments.out)
+    if out.suffix.lower() != ".onnx":
+        raise ValueError(f"--out {out}: an ONNX file's name ends in .onnx.")
+    if Path(arguments.model).suffix.lower() == ".onnx":
+        raise ValueError(f"--model {arguments.model} is already an ONNX file: give a .keras file.")
+    model, _ = _load(arguments.model)
+    images, names = None, None
+    if arguments.precision == "int8":
+        dataset = _dataset(arguments)
+        images, names = onnx_model.calibration_images(dataset, model)
+        print(f"Calibrating int8 on {len(names)} training images of {dataset.source}.")
+    onnx_model.export(
+        model, out, precision=arguments.precision, calibration_images=images, calibrated_on=names
+    )
+    print(f"{out}: {arguments.precision} ONNX model, {out.stat().st_size / 1e6:.1f} MB.")
     return 0
 
 

@@ -31,11 +31,19 @@ class RestartNeeded(RuntimeError):
     """pip replaced a package that this Python process had already imported."""
 
 
+#: The extras the chapters need besides the core: Keras (they train and predict)
+#: and ONNX (chapter 06 exports the model).
+BOOK_EXTRAS = ("keras", "onnx")
+_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+
+
 def requirements() -> dict:
-    """The package's own dependencies (no extras), as ``{name: lowest version}``."""
+    """What the chapters need: the package's dependencies and its :data:`BOOK_EXTRAS`,
+    as ``{name: lowest version}``."""
     found = {}
     for requirement in metadata.requires(DISTRIBUTION) or ():
-        if "extra ==" in requirement:
+        extra = _EXTRA.search(requirement)
+        if extra is not None and extra.group(1) not in BOOK_EXTRAS:
             continue
         match = _REQUIREMENT.match(requirement.split(";")[0].strip())
         if match is None:

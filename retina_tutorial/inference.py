@@ -14,6 +14,11 @@ The padding and the tile layout are :mod:`retina_tutorial.grid`'s;
 :func:`pad_to_multiple` and :func:`crop` are importable from here too. A
 photograph without a FOV mask gets one from
 :func:`retina_tutorial.field_of_view.estimate_fov`, also importable from here.
+
+A model is a Keras U-Net or the same network exported to ONNX
+(:class:`retina_tutorial.onnx_model.OnnxModel`): both go through the same
+code, and predicting with an ONNX file imports neither Keras nor TensorFlow
+(Keras is imported only when a Keras model is loaded or checked).
 """
 
 from __future__ import annotations
@@ -22,14 +27,15 @@ import typing
 import zipfile
 from pathlib import Path
 
-import keras
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from retina_tutorial import data, field_of_view, grid, metrics, model_files, scale
+from retina_tutorial import data, field_of_view, grid, metrics, onnx_model, scale
 from retina_tutorial.field_of_view import estimate_fov
 from retina_tutorial.grid import CropBox, crop, pad_to_multiple  # noqa: F401  (the book's names)
-from retina_tutorial.model import contrast_radius, model_depth, receptive_field, required_multiple
+
+if typing.TYPE_CHECKING:
+    import keras
 
 #: Images with more pixels than this are predicted in tiles unless told otherwise.
 AUTO_TILE_PIXELS = 1500 * 1500
@@ -44,33 +50,40 @@ class ModelFileError(ValueError):
     """A model file is missing, is not a Keras model, or does not fit fundus images."""
 
 
-def load_model(path) -> keras.Model:
-    """Load a trained U-Net saved as a ``.keras`` file.
+def load_model(path) -> keras.Model | onnx_model.OnnxModel:
+    """Load a trained U-Net saved as a ``.keras`` file, or exported to ``.onnx``.
 
     Explained in ``book/05_evaluation.ipynb``.
 
-    The file is loaded with ``safe_mode=True`` (no code inside the file is
-    run) and ``compile=False``: predicting needs neither the optimizer nor the
-    training losses and metrics.
+    A ``.keras`` file is loaded with ``safe_mode=True`` (no code inside the
+    file is run) and ``compile=False``: predicting needs neither the
+    optimizer nor the training losses and metrics. An ``.onnx`` file written
+    by :func:`retina_tutorial.onnx_model.export` is opened with ONNX Runtime
+    (:func:`retina_tutorial.onnx_model.load`), without Keras.
 
     Parameters
     ----------
     path : str or Path
-        A ``.keras`` file, e.g. ``runs/full/best.keras``.
+        A ``.keras`` file, e.g. ``runs/full/best.keras``, or an ``.onnx`` file.
 
     Returns
     -------
-    keras.Model
+    keras.Model or retina_tutorial.onnx_model.OnnxModel
         Taking (B, H, W, 3) images and giving (B, H, W, 1) probabilities.
 
     Raises
     ------
     ModelFileError
-        If the file is missing, is not a Keras model, or the model does not
-        take 3-channel images and give one probability channel. The message
-        names the file and says what to do.
+        If the file is missing, is not a model, or the model does not take
+        3-channel images and give one probability channel. The message names
+        the file and says what to do.
     """
     path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        try:
+            return onnx_model.load(path)
+        except onnx_model.OnnxFileError as error:
+            raise ModelFileError(str(error)) from error
     if not path.exists():
         raise ModelFileError(
             f"{path}: no such model file. Give the path of a trained model, e.g. "
@@ -83,7 +96,8 @@ def load_model(path) -> keras.Model:
         )
     if path.suffix.lower() != ".keras":
         raise ModelFileError(
-            f"{path}: expected a .keras file (Keras 3 format), found {path.suffix!r}. "
+            f"{path}: expected a .keras file (Keras 3 format) or an .onnx file, found "
+            f"{path.suffix!r}. "
             "Only .keras files can be loaded safely; re-save an old .h5 model with "
             "model.save('model.keras') where it was made."
         )
@@ -100,6 +114,15 @@ def load_model(path) -> keras.Model:
             "Give a file written by model.save('....keras')."
         )
     try:
+        from retina_tutorial import model_files
+    except ImportError as error:
+        raise onnx_model.MissingExtraError(
+            f"{path}: loading a .keras model needs Keras and TensorFlow ({error}): "
+            'pip install "retina-tutorial[keras]". To predict without them, export the '
+            "model to ONNX where Keras is installed (retina-tutorial export) and give "
+            "the .onnx file."
+        ) from error
+    try:
         model = model_files.load(path)
     except model_files.ModelVersionError as error:
         raise ModelFileError(str(error)) from error
@@ -109,7 +132,7 @@ def load_model(path) -> keras.Model:
             f"({type(error).__name__}: {error}). Check that it was saved by "
             "retina_tutorial (Keras 3) and is complete."
         ) from error
-    _check_model(model, name=str(path))
+    check_model(model, name=str(path))
     return model
 
 
@@ -181,7 +204,7 @@ def predict(
 
     Parameters
     ----------
-    model : keras.Model
+    model : keras.Model or retina_tutorial.onnx_model.OnnxModel
         A U-Net from :func:`retina_tutorial.model.build_unet` or :func:`load_model`.
     image : (H, W, 3) or (N, H, W, 3) float ndarray
         RGB scaled to [0, 1] (see :func:`read_fundus`).
@@ -214,7 +237,7 @@ def predict(
         If ``image`` is not (H, W, 3) or (N, H, W, 3), holds values outside
         [0, 1] (for example 0-255 integers), or the arguments are out of range.
     """
-    _check_model(model, name="model")
+    check_model(model, name="model")
     images, single = field_of_view.as_rgb_stack(image)
     if (
         isinstance(batch_size, bool)
@@ -222,7 +245,7 @@ def predict(
         or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    multiple = _required_multiple(model)
+    multiple = required_multiple_of(model)
     fixed = _fixed_input_size(model)
     height, width = images.shape[1:3]
     if fixed is not None:
@@ -288,7 +311,7 @@ def predict_flips(model: keras.Model, image: np.ndarray, *, batch_size: int = 1)
 
     Parameters
     ----------
-    model : keras.Model
+    model : keras.Model or retina_tutorial.onnx_model.OnnxModel
     image : (H, W, 3) or (N, H, W, 3) float ndarray
         Predicted whole, as DRIVE-sized images are (no tiling).
     batch_size : int
@@ -298,9 +321,9 @@ def predict_flips(model: keras.Model, image: np.ndarray, *, batch_size: int = 1)
     (4, H, W) or (4, N, H, W) float32 ndarray
         Identity, columns flipped, rows flipped, both.
     """
-    _check_model(model, name="model")
+    check_model(model, name="model")
     images, single = field_of_view.as_rgb_stack(image)
-    padded, box = pad_to_multiple(images, _required_multiple(model))
+    padded, box = pad_to_multiple(images, required_multiple_of(model))
     flips = []
     for flip in _FLIPS:
         output = _forward_flipped(model, padded, flip, batch_size)
@@ -330,6 +353,10 @@ def tile_overlap(model: keras.Model) -> int:
     >>> tile_overlap(build_unet(preset="compact", contrast_sigma=10.0))
     444
     """
+    if isinstance(model, onnx_model.OnnxModel):
+        return model.tile_overlap  # computed so at export, from the Keras model
+    from retina_tutorial.model import contrast_radius, model_depth, receptive_field
+
     radius = receptive_field(model_depth(model)) // 2 + 1 + contrast_radius(model)
     return 4 * radius
 
@@ -345,7 +372,7 @@ def tile_grid(shape, model: keras.Model, *, tile_size: int = DEFAULT_TILE_SIZE, 
         The first row of each row of tiles and the first column of each
         column of tiles, in the image padded to the model's multiple.
     """
-    multiple = _required_multiple(model)
+    multiple = required_multiple_of(model)
     overlap = tile_overlap(model) if overlap is None else overlap
     size = grid.round_up(tile_size, multiple)
     padded = [grid.round_up(side, multiple) for side in shape[:2]]
@@ -400,7 +427,7 @@ def predict_photograph(
 
     Parameters
     ----------
-    model : keras.Model
+    model : keras.Model or retina_tutorial.onnx_model.OnnxModel
     image : (H, W, 3) float ndarray
         RGB in [0, 1] (see :func:`read_fundus`).
     fov : (H, W) bool ndarray, optional
@@ -473,7 +500,7 @@ def predict_split(
 
     Parameters
     ----------
-    model : keras.Model
+    model : keras.Model or retina_tutorial.onnx_model.OnnxModel
     split : retina_tutorial.splits.Split
     field_degrees : float
         The camera's field angle.
@@ -539,7 +566,7 @@ def predict_file(
 
     Parameters
     ----------
-    model : keras.Model
+    model : keras.Model or retina_tutorial.onnx_model.OnnxModel
     image_path : str or Path
         A colour fundus photograph (see :func:`read_fundus`).
     out_dir : str or Path
@@ -623,9 +650,19 @@ def write_probabilities(path, probabilities: np.ndarray, fov: np.ndarray, *, tex
     return path
 
 
-def _check_model(model, name: str) -> None:
+def check_model(model, name: str) -> None:
+    """Raise :class:`ModelFileError` unless ``model`` takes (B, H, W, 3) images and gives
+    (B, H, W, 1) maps. An :class:`~retina_tutorial.onnx_model.OnnxModel` was checked
+    when its file was opened."""
+    if isinstance(model, onnx_model.OnnxModel):
+        return
+    import keras
+
     if not isinstance(model, keras.Model):
-        raise ModelFileError(f"{name} is a {type(model).__name__}, not a keras.Model.")
+        raise ModelFileError(
+            f"{name} is a {type(model).__name__}, not a keras.Model or an ONNX model "
+            "(retina_tutorial.onnx_model.load)."
+        )
     if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
         shapes = [tuple(x.shape) for x in model.inputs]
         raise ModelFileError(
@@ -646,11 +683,18 @@ def _check_model(model, name: str) -> None:
         )
 
 
-def _required_multiple(model) -> int:
+def required_multiple_of(model) -> int:
+    """The multiple the model's input sides must be (``2 ** depth``), Keras or ONNX."""
+    if isinstance(model, onnx_model.OnnxModel):
+        return model.required_multiple
+    from retina_tutorial.model import required_multiple
+
     return int(required_multiple(model))
 
 
 def _fixed_input_size(model) -> tuple[int, int] | None:
+    if isinstance(model, onnx_model.OnnxModel):
+        return model.input_size
     height, width = model.inputs[0].shape[1:3]
     if height is None and width is None:
         return None

@@ -16,7 +16,6 @@ import json
 import math
 from pathlib import Path
 
-import keras
 import numpy as np
 
 import retina_tutorial
@@ -115,11 +114,7 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
             ).hexdigest(),
         },
         "package_version": retina_tutorial.__version__,
-        "software": {
-            "keras": keras.__version__,
-            "keras_backend": keras.backend.backend(),
-            "numpy": np.__version__,
-        },
+        "software": _software(model_path),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     metrics_file = out_dir / "metrics.json"
@@ -202,6 +197,21 @@ def _json_safe(value):
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def _software(model_path) -> dict:
+    """The versions that computed the maps: ONNX Runtime for an .onnx file, else Keras."""
+    if model_path is not None and Path(model_path).suffix.lower() == ".onnx":
+        import onnxruntime
+
+        return {"onnxruntime": onnxruntime.__version__, "numpy": np.__version__}
+    import keras
+
+    return {
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "numpy": np.__version__,
+    }
 
 
 def _write_rows(path: Path, report: evaluate.EvaluationReport) -> None:

@@ -11,11 +11,16 @@ from retina_tutorial import environment
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_requirements_are_pyprojects_runtime_dependencies():
+def test_requirements_are_pyprojects_runtime_dependencies_and_the_books_extras():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {r.split(">=")[0].lower(): r.split(">=")[1] for r in project["dependencies"]}
+    listed = list(project["dependencies"])
+    for extra in environment.BOOK_EXTRAS:
+        listed += project["optional-dependencies"][extra]
+    declared = {r.split(">=")[0].lower(): r.split(">=")[1] for r in listed}
     assert environment.requirements() == declared
     assert environment.requirements()["keras"] == "3.14.0"
+    assert environment.requirements()["onnxruntime"] == "1.20.0"
+    assert "jupyter-book" not in environment.requirements()  # the other extras stay out
 
 
 @pytest.mark.parametrize(
