@@ -22,9 +22,7 @@ which lays out the same files with a bare page around the same widget.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -45,8 +43,6 @@ MODEL_NAME = f"unet_drive_{PRECISION}.onnx"
 SAMPLE_NAME = "sample.png"
 #: The sample photograph's seed in the synthetic generator.
 SAMPLE_SEED = 2026
-#: Set to an ONNX file to use it instead of exporting (for development).
-MODEL_OVERRIDE = "RETINA_TUTORIAL_TRY_IT_ONNX"
 
 
 class TryItError(RuntimeError):
@@ -74,39 +70,26 @@ def copy_runtime(target: Path) -> list[Path]:
 def export_model(path: Path) -> Path:
     """The shipped model as ONNX at ``path``, exported unless up to date.
 
-    A stamp beside the file records the ``.keras`` file's SHA-256 and the
-    precision it was exported from, so a rebuilt book re-exports only when
-    the shipped model changes.
+    ``retina-tutorial export`` writes it from the shipped ``.keras`` file. A
+    stamp beside it records that file's SHA-256 and the precision, so a
+    rebuilt book exports again only when the shipped model changes.
     """
     from retina_tutorial import pretrained
 
-    override = os.environ.get(MODEL_OVERRIDE)
-    source = Path(override) if override else pretrained.MODEL_FILE
     stamp = path.with_name(path.name + ".source")
-    wanted = f"{pretrained.sha256(source)} {PRECISION}\n"
+    wanted = f"{pretrained.sha256(pretrained.MODEL_FILE)} {PRECISION}\n"
     if path.is_file() and stamp.is_file() and stamp.read_text() == wanted:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    if override:
-        shutil.copyfile(source, path)
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "retina_tutorial.cli",
-            "export",
-            "--model",
-            "pretrained",
-        ]
-        command += ["--out", str(path), "--precision", PRECISION]
-        done = subprocess.run(
-            command, capture_output=True, text=True, check=False
+    command = [sys.executable, "-m", "retina_tutorial.cli", "export"]
+    command += ["--model", "pretrained", "--out", str(path)]
+    command += ["--precision", PRECISION]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise TryItError(
+            f"`{' '.join(command[2:])}` failed (exit "
+            f"{done.returncode}):\n{done.stderr[-2000:]}"
         )
-        if done.returncode != 0:
-            raise TryItError(
-                f"`{' '.join(command[2:])}` failed (exit "
-                f"{done.returncode}):\n{done.stderr[-2000:]}"
-            )
     stamp.write_text(wanted)
     return path
 
@@ -170,11 +153,6 @@ def write_site(site) -> Path:
         "<title>Try it</title></head>\n<body>\n" + widget + "</body></html>\n"
     )
     return page
-
-
-def file_digest(path) -> str:
-    """Hex SHA-256 of a file (the benchmark names the model it measured)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _build_finished(app, exception) -> None:
