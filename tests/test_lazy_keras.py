@@ -20,6 +20,8 @@ PURE_MODULES = (
     "retina_tutorial.data",
     "retina_tutorial.provenance",
     "retina_tutorial.prose",
+    # The checkers: chapter 01 and each graded run of it need no model.
+    "retina_tutorial.exercises",
 )
 
 _PROBE = (
