@@ -85,13 +85,16 @@ $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
 # Run on the newest versions only (`make test`): what needs the book's or
 # the course's extra, which .venv-lowest does not install (the notebooks, the
 # book's build, the course kit and its grading), and what no library version
-# changes (dependency declarations, profiles, published results, prose),
-# and the Try it page in the browser (its JavaScript and ONNX model are the
-# same whatever the Python libraries' versions).
+# changes (dependency declarations, profiles, published results, prose, the
+# package's layers, which test_structure reads from the source with ast), and
+# the Try it page in the browser (its JavaScript and ONNX model are the same
+# whatever the Python libraries' versions; test_browser_modules, which
+# compares its modules with Pillow's and NumPy's results, runs on both).
 # Everything that calls Keras, TensorFlow, NumPy, SciPy, scikit-image,
 # Pillow or h5py runs on both, the docstring examples included.
 NEWEST_ONLY := test_notebooks test_book_build test_course test_grading test_audit \
-	test_dependencies test_config test_published test_prose test_browser_page
+	test_dependencies test_config test_published test_prose test_structure \
+	test_browser_page
 test-lowest: $(LOWEST_VENV)/.installed
 	$(LOWEST_VENV)/bin/python $(PYTEST) tests retina_tutorial \
 		$(foreach name,$(NEWEST_ONLY),--ignore=tests/$(name).py) --durations=10

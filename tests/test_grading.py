@@ -10,7 +10,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from retina_tutorial import course, data, exercises, grading
+from retina_tutorial import course, data, exercises, grading, synthetic
 from retina_tutorial.exercises import _core
 
 CHAPTERS = {path.stem[:2]: path for path in course.chapters()}
@@ -48,7 +48,10 @@ def test_the_worked_solution_passes_every_variant_and_the_books_values_do_not(
     ), "the variant gave the book's own values"
 
 
-def test_a_variant_keeps_a_subset_of_every_split_and_says_so(monkeypatch):
+def test_a_variant_keeps_a_subset_of_every_split_and_says_so(monkeypatch, synthetic_dataset):
+    # The set is the session's (made once, 7 s); what is tested is the variant
+    # that load_dataset cuts from it.
+    monkeypatch.setattr(synthetic, "make_dataset", lambda seed=0, reason="": synthetic_dataset)
     full = data.load_dataset(synthetic=True, verbose=False)
     monkeypatch.setenv(grading.VARIANT_VARIABLE, "7")
     first = data.load_dataset(synthetic=True, verbose=False)
@@ -90,10 +93,10 @@ def test_answers_travel_as_plain_data(answer):
         assert back == answer
 
 
-def test_what_cannot_travel_as_data_is_refused_by_every_checker():
+def test_what_cannot_travel_as_data_is_refused_by_every_checker(synthetic_dataset):
     back = grading.decode(grading.encode(lambda: 0.5))
     assert isinstance(back, grading.Unreadable)
-    split = data.load_dataset(synthetic=True, verbose=False).train
+    split = synthetic_dataset.train
     assert not exercises.check_fov_fraction(back, split, verbose=False).passed
     # A forged record never unpickles: an object array is not an answer.
     assert grading.encode(np.array([object()]))["type"] == "unreadable"

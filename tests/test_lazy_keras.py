@@ -24,6 +24,8 @@ PURE_MODULES = (
     "retina_tutorial.onnx_model",
     "retina_tutorial.inference",
     "retina_tutorial.report",
+    # The checkers: chapter 01 and each graded run of it need no model.
+    "retina_tutorial.exercises",
 )
 
 _PROBE = (

@@ -13,7 +13,18 @@ from retina_tutorial.exercises._core import (
     _unanswered,
     variants,
 )
-from retina_tutorial.model import receptive_field as _receptive_field
+
+
+def _receptive_field(depth: int, convolutions: int = 2, kernel: int = 3) -> int:
+    """:func:`retina_tutorial.model.receptive_field`, imported when first asked.
+
+    The checkers import no Keras or TensorFlow until one needs a model: a
+    chapter's kernel (and each graded run of a submission) starts seconds
+    sooner.
+    """
+    from retina_tutorial.model import receptive_field
+
+    return receptive_field(depth, convolutions, kernel)
 
 
 def check_receptive_field(
