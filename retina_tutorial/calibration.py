@@ -73,7 +73,16 @@ def reliability(probabilities, truth, fov, bins: int = BINS) -> dict:
         ``mean_signed_gap``, which is positive when the model gives vessel a
         higher probability than the share of vessel it finds there).
     """
-    pooled = tallies(probabilities, truth, fov, bins).sum(axis=0)
+    return reliability_from_tallies(tallies(probabilities, truth, fov, bins).sum(axis=0))
+
+
+def reliability_from_tallies(pooled: np.ndarray) -> dict:
+    """:func:`reliability` from pooled ``(bins, 3)`` :func:`tallies` (summed over images).
+
+    Explained in ``book/05_evaluation.ipynb``. Evaluation tallies each test
+    image once, for the bootstrap too, and reads the diagram from the sum.
+    """
+    bins = len(pooled)
     pixels = pooled[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_probability = pooled[:, 1] / pixels

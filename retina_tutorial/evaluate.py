@@ -294,22 +294,28 @@ def evaluate_maps(
     """
     validation, test = validation_probabilities, test_probabilities
     split = dataset.test
-    threshold = metrics.choose_threshold(
-        validation, dataset.validation.vessels, dataset.validation.fov
-    )
-    per_image = []
-    for value in dict.fromkeys((0.5, threshold)):  # once if the threshold is 0.5
-        per_image += metrics.per_image_metrics(test, split.vessels, split.fov, value, ids=split.ids)
+    # Each set's pixels are sorted once, for every pooled and per-image metric.
+    pixels = metrics.sort_pixels(validation, dataset.validation.vessels, dataset.validation.fov)
+    threshold = pixels.best_threshold()
+    validation_at_threshold = pixels.metrics(threshold)
+    thresholds = tuple(dict.fromkeys((0.5, threshold)))  # once if the threshold is 0.5
+    rows = {value: [] for value in thresholds}
+
+    def per_image(index, image):
+        for value in thresholds:
+            rows[value].append({"id": split.ids[index], **image.metrics(value)})
+
+    pixels = metrics.sort_pixels(test, split.vessels, split.fov, each=per_image)
+    test_at_half, test_at_threshold = pixels.metrics(0.5), pixels.metrics(threshold)
+    del pixels
+    tallies = _test_tallies(test, split, threshold, at_half=True)
     has_second = split.vessels_2nd is not None
-    predicted = test >= threshold
     return EvaluationReport(
         threshold=threshold,
-        test_at_half=metrics.pixel_metrics(test, split.vessels, split.fov, 0.5),
-        test_at_threshold=metrics.pixel_metrics(test, split.vessels, split.fov, threshold),
-        validation_at_threshold=metrics.pixel_metrics(
-            validation, dataset.validation.vessels, dataset.validation.fov, threshold
-        ),
-        per_image=per_image,
+        test_at_half=test_at_half,
+        test_at_threshold=test_at_threshold,
+        validation_at_threshold=validation_at_threshold,
+        per_image=[row for value in thresholds for row in rows[value]],
         second_observer=metrics.second_observer(split) if has_second else None,
         second_observer_per_image=metrics.second_observer_per_image(split) if has_second else None,
         test_probabilities=test,
@@ -326,9 +332,11 @@ def evaluate_maps(
         model_name=model_name,
         model_parameters=int(model_parameters),
         seconds_per_image=float(seconds_per_image),
-        topology=topology_summary(predicted, split, at_half=test >= 0.5),
-        calibration=calibration.reliability(test, split.vessels, split.fov),
-        intervals=confidence_intervals(test, split, threshold) if len(split) > 1 else None,
+        topology=_topology(tallies, len(split)),
+        calibration=calibration.reliability_from_tallies(
+            tallies["model"]["calibration"].sum(axis=0)
+        ),
+        intervals=_intervals(tallies, len(split)) if len(split) > 1 else None,
         validation_calibration=calibration.reliability(
             validation, dataset.validation.vessels, dataset.validation.fov
         ),
@@ -357,17 +365,22 @@ def topology_summary(prediction, split: data.Split, *, at_half=None) -> dict:
         annotation's pieces per image.
     """
     truth, fov = split.vessels, split.fov
-    summary = {"model": topology.tree_metrics(prediction, truth, fov)}
-    if at_half is not None:
-        summary["model_at_0.5"] = topology.tree_metrics(at_half, truth, fov)
-    if split.vessels_2nd is not None:
-        summary["second_observer"] = topology.tree_metrics(split.vessels_2nd, truth, fov)
-    every, large = topology.components(truth, fov)
-    summary["annotation"] = {
-        "components": every / len(truth),
-        "components_10px": large / len(truth),
-    }
-    return summary
+    maps = {"model": prediction, "model_at_0.5": at_half, "second_observer": split.vessels_2nd}
+    maps = {who: np.asarray(masks) for who, masks in maps.items() if masks is not None}
+    for masks in maps.values():
+        metrics.check_same_shape(masks, truth, fov, "prediction")
+    tallies = {who: {"tree": []} for who in maps}
+    tallies["annotation"] = np.zeros(2, np.int64)
+    for index in range(len(truth)):  # each annotation thinned once
+        counts = topology.image_tree_counts(
+            [masks[index] for masks in maps.values()], truth[index], fov[index]
+        )
+        for who, count in zip(maps, counts):
+            tallies[who]["tree"].append(list(count.values()))
+        tallies["annotation"] += topology.components(truth[index], fov[index])
+    for who in maps:
+        tallies[who]["tree"] = np.array(tallies[who]["tree"], np.int64)
+    return _topology(tallies, len(truth))
 
 
 def confidence_intervals(
@@ -393,14 +406,75 @@ def confidence_intervals(
         in pooled F1 and centreline recall; and how they were drawn
         (``method``, ``replicates``, ``confidence``, ``seed``).
     """
+    tallies = _test_tallies(probabilities, split, threshold, at_half=False)
+    return _intervals(tallies, len(split), replicates=replicates, seed=seed)
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _test_tallies(probabilities, split: data.Split, threshold: float, *, at_half: bool) -> dict:
+    """Per test image, once: what the topology, calibration and bootstrap are computed from.
+
+    ``model`` (at ``threshold``) and ``second_observer``, when the split has
+    one: ``confusion`` (N, 4) and ``tree`` (N, 6) counts; ``model`` also
+    ``ranking`` and ``calibration`` histograms; with ``at_half``,
+    ``model_at_0.5``'s ``tree`` counts; ``annotation``: the truth's pieces,
+    summed. Each map is thresholded and thinned image by image, and each
+    annotation thinned once for all of them.
+    """
     probabilities = np.asarray(probabilities)
-    truth, fov = split.vessels, split.fov
+    truth, fov, second = split.vessels, split.fov, split.vessels_2nd
     metrics.check_same_shape(probabilities, truth, fov)
-    tallies = {"model": _image_tallies(probabilities >= threshold, truth, fov)}
+    who = ["model", "model_at_0.5"] if at_half else ["model"]
+    who += [] if second is None else ["second_observer"]
+    counts = {name: {"confusion": [], "tree": []} for name in who}
+    annotation = np.zeros(2, np.int64)
+    for index in range(len(truth)):
+        annotated, region = truth[index], fov[index]
+        maps = {"model": probabilities[index] >= threshold}
+        if at_half:
+            maps["model_at_0.5"] = probabilities[index] >= 0.5
+        if second is not None:
+            maps["second_observer"] = second[index]
+        trees = topology.image_tree_counts(list(maps.values()), annotated, region)
+        for (name, predicted), tree in zip(maps.items(), trees):
+            counts[name]["confusion"].append(_confusion(predicted, annotated, region))
+            counts[name]["tree"].append(list(tree.values()))
+        annotation += topology.components(annotated, region)
+    tallies = {
+        name: {kind: np.array(rows, np.int64) for kind, rows in tally.items()}
+        for name, tally in counts.items()
+    }
     tallies["model"]["ranking"] = bootstrap.ranking_histograms(probabilities, truth, fov)
     tallies["model"]["calibration"] = calibration.tallies(probabilities, truth, fov)
-    if split.vessels_2nd is not None:
-        tallies["second_observer"] = _image_tallies(split.vessels_2nd, truth, fov)
+    tallies["annotation"] = annotation
+    return tallies
+
+
+def _topology(tallies: dict, images: int) -> dict:
+    """:func:`topology_summary` from :func:`_test_tallies`."""
+    summary = {
+        who: topology.metrics_from_counts(
+            dict(zip(topology.TREE_COUNT_NAMES, tallies[who]["tree"].sum(axis=0))), images
+        )
+        for who in ("model", "model_at_0.5", "second_observer")
+        if who in tallies
+    }
+    every, large = (int(count) for count in tallies["annotation"])
+    summary["annotation"] = {"components": every / images, "components_10px": large / images}
+    return summary
+
+
+def _intervals(
+    tallies: dict,
+    images: int,
+    *,
+    replicates: int = bootstrap.REPLICATES,
+    seed: int = bootstrap.SEED,
+) -> dict:
+    """:func:`confidence_intervals` from :func:`_test_tallies`."""
+    tallies = {who: tallies[who] for who in ("model", "second_observer") if who in tallies}
 
     def scores(drawn) -> dict:
         result = {}
@@ -413,9 +487,8 @@ def confidence_intervals(
                 result[("model_minus_second_observer", name)] = difference
         return result
 
-    everything = np.arange(len(truth))
-    values = scores(everything)
-    intervals = bootstrap.percentile_intervals(scores, len(truth), replicates=replicates, seed=seed)
+    values = scores(np.arange(images))
+    intervals = bootstrap.percentile_intervals(scores, images, replicates=replicates, seed=seed)
     result = {
         "method": "percentile bootstrap over the test images (drawn with replacement); "
         "pooled scores pool the drawn images' pixels",
@@ -429,9 +502,6 @@ def confidence_intervals(
     return result
 
 
-# --- helpers -----------------------------------------------------------------
-
-
 def _side_by_side(corner: str, rows: dict, columns: list, cell, widths) -> list:
     """Text lines: a header of column names, then one line per row of cells."""
     label_width, cell_width = widths
@@ -442,16 +512,12 @@ def _side_by_side(corner: str, rows: dict, columns: list, cell, widths) -> list:
     return lines
 
 
-def _image_tallies(prediction, truth, fov) -> dict:
-    """Per-image counts from which any draw of images is scored."""
-    counts, trees = [], []
-    for predicted, annotated, region in zip(prediction, truth, fov):
-        tp = int(np.count_nonzero(predicted & annotated & region))
-        fp = int(np.count_nonzero(predicted & region)) - tp
-        fn = int(np.count_nonzero(annotated & region)) - tp
-        counts.append((tp, fp, fn, int(np.count_nonzero(region)) - tp - fp - fn))
-        trees.append(list(topology.tree_counts(predicted, annotated, region).values()))
-    return {"confusion": np.array(counts, np.int64), "tree": np.array(trees, np.int64)}
+def _confusion(predicted, annotated, region) -> tuple:
+    """TP, FP, FN, TN of one binary map inside its FOV."""
+    tp = int(np.count_nonzero(predicted & annotated & region))
+    fp = int(np.count_nonzero(predicted & region)) - tp
+    fn = int(np.count_nonzero(annotated & region)) - tp
+    return tp, fp, fn, int(np.count_nonzero(region)) - tp - fp - fn
 
 
 def _pooled_scores(tally: dict, drawn) -> dict:

@@ -47,6 +47,7 @@ check every metric against scikit-learn's (``roc_auc_score``, ``average_precisio
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -136,12 +137,7 @@ def pixel_metrics(probabilities, truth, fov, threshold: float = 0.5) -> dict:
     (0.5, 0.75)
     """
     threshold = check_threshold(threshold)
-    values, labels = _fov_pixels(probabilities, truth, fov)
-    positives, negatives = _split_sorted(values, labels)
-    result = _ranking_metrics(positives, negatives)
-    result.update(from_counts(*_counts_at(positives, negatives, threshold)))
-    result["threshold"] = threshold
-    return _ordered(result)
+    return sort_pixels(probabilities, truth, fov).metrics(threshold)
 
 
 def binary_metrics(prediction, truth, fov) -> dict:
@@ -160,13 +156,14 @@ def binary_metrics(prediction, truth, fov) -> dict:
         ``BINARY_METRIC_NAMES`` as floats and the confusion counts.
     """
     prediction = check_binary(prediction, "prediction")
-    values, labels = _fov_pixels(prediction, truth, fov, name="prediction")
-    predicted = values >= 0.5
-    tp = int(np.count_nonzero(predicted & labels))
-    fp = int(np.count_nonzero(predicted)) - tp
-    fn = int(np.count_nonzero(labels)) - tp
-    tn = labels.size - tp - fp - fn
-    return _ordered(from_counts(tp, fp, fn, tn))
+    truth, fov = _checked_masks(prediction, truth, fov, "prediction")
+    inside = int(np.count_nonzero(fov))
+    if inside == 0:
+        raise ValueError(_EMPTY_FOV)
+    tp = int(np.count_nonzero(prediction & truth & fov))
+    fp = int(np.count_nonzero(prediction & fov)) - tp
+    fn = int(np.count_nonzero(truth & fov)) - tp
+    return _ordered(from_counts(tp, fp, fn, inside - tp - fp - fn))
 
 
 def per_image_metrics(probabilities, truth, fov, threshold: float = 0.5, *, ids=None) -> list:
@@ -192,13 +189,12 @@ def per_image_metrics(probabilities, truth, fov, threshold: float = 0.5, *, ids=
             f"probabilities must be a (N, H, W) stack for per-image metrics, got shape "
             f"{probabilities.shape}."
         )
+    threshold = check_threshold(threshold)
     ids = _ids(ids, len(probabilities))
-    truth, fov = np.asarray(truth), np.asarray(fov)
-    check_same_shape(probabilities, truth, fov)
-    return [
-        {"id": name, **pixel_metrics(probabilities[i], truth[i], fov[i], threshold)}
-        for i, name in enumerate(ids)
-    ]
+    rows = []
+    for index, image in enumerate(image_pixels(probabilities, truth, fov)):
+        rows.append({"id": ids[index], **image.metrics(threshold)})
+    return rows
 
 
 def choose_threshold(probabilities, truth, fov) -> float:
@@ -230,21 +226,7 @@ def choose_threshold(probabilities, truth, fov) -> float:
     ValueError
         If the truth has no vessel pixel in the FOV.
     """
-    values, labels = _fov_pixels(probabilities, truth, fov)
-    positives, negatives = _split_sorted(values, labels)
-    if positives.size == 0:
-        raise ValueError(
-            "truth has no vessel pixel inside the FOV: F1 cannot choose a threshold. "
-            "Use images with annotated vessels (the validation split)."
-        )
-    candidates = np.unique(values)
-    tp = positives.size - np.searchsorted(positives, candidates, side="left")
-    fp = negatives.size - np.searchsorted(negatives, candidates, side="left")
-    f1 = 2.0 * tp / (tp + fp + positives.size)
-    best = int(np.argmax(f1))
-    if best == 0:
-        return float(candidates[0])
-    return float((float(candidates[best]) + float(candidates[best - 1])) / 2.0)
+    return sort_pixels(probabilities, truth, fov).best_threshold()
 
 
 def roc_pr_curves(probabilities, truth, fov, *, points: int = 2000) -> dict:
@@ -260,31 +242,7 @@ def roc_pr_curves(probabilities, truth, fov, *, points: int = 2000) -> dict:
         (exact, from every pixel), ``pixels`` (FOV pixels counted) and
         ``prevalence`` (their vessel fraction: the PR curve of chance).
     """
-    values, labels = _fov_pixels(probabilities, truth, fov)
-    positives, negatives = _split_sorted(values, labels)
-    if positives.size == 0 or negatives.size == 0:
-        raise ValueError(
-            "truth must hold both vessel and background pixels inside the FOV to draw "
-            "ROC and precision-recall curves."
-        )
-    quantiles = np.quantile(values, np.linspace(0.0, 1.0, points))
-    thresholds = np.unique(np.concatenate([quantiles, [np.nextafter(values.max(), np.inf)]]))
-    thresholds = thresholds[::-1]
-    tp = positives.size - np.searchsorted(positives, thresholds, side="left")
-    fp = negatives.size - np.searchsorted(negatives, thresholds, side="left")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 1.0)
-    result = {
-        "thresholds": thresholds.astype(np.float64),
-        "fpr": fp / negatives.size,
-        "tpr": tp / positives.size,
-        "recall": tp / positives.size,
-        "precision": precision.astype(np.float64),
-        "pixels": int(values.size),
-        "prevalence": positives.size / values.size,
-    }
-    result.update(_ranking_metrics(positives, negatives))
-    return result
+    return sort_pixels(probabilities, truth, fov).curves(points=points)
 
 
 def second_observer(test_split) -> dict:
@@ -360,6 +318,174 @@ def from_counts(tp: int, fp: int, fn: int, tn: int) -> dict:
     }
 
 
+# --- the FOV pixels, sorted once ----------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SortedPixels:
+    """The probabilities of the FOV pixels, vessel and background apart, each sorted.
+
+    Explained in ``book/05_evaluation.ipynb``. Every pooled metric, the
+    threshold choice and the curves are read from these two arrays by binary
+    search, so a stack sorted once by :func:`sort_pixels` serves them all: on
+    27 photographs of 3504 x 2336 pixels a sort is the slowest step there is.
+
+    Attributes
+    ----------
+    positives, negatives : 1-D float32 ndarray
+        Probabilities of the annotated vessel pixels and of the background
+        pixels inside the FOV, ascending.
+    """
+
+    positives: np.ndarray
+    negatives: np.ndarray
+
+    def metrics(self, threshold: float = 0.5) -> dict:
+        """:func:`pixel_metrics` of these pixels at ``threshold``."""
+        threshold = check_threshold(threshold)
+        if self.positives.size + self.negatives.size == 0:
+            raise ValueError(_EMPTY_FOV)
+        result = _ranking_metrics(self.positives, self.negatives)
+        result.update(from_counts(*_counts_at(self.positives, self.negatives, threshold)))
+        result["threshold"] = threshold
+        return _ordered(result)
+
+    def best_threshold(self) -> float:
+        """:func:`choose_threshold` of these pixels."""
+        positives, negatives = self.positives, self.negatives
+        if positives.size == 0:
+            raise ValueError(
+                "truth has no vessel pixel inside the FOV: F1 cannot choose a threshold. "
+                "Use images with annotated vessels (the validation split)."
+            )
+        everything = self._merged()
+        candidates = everything[np.concatenate([[True], everything[1:] != everything[:-1]])]
+        del everything
+        tp = positives.size - np.searchsorted(positives, candidates, side="left")
+        fp = negatives.size - np.searchsorted(negatives, candidates, side="left")
+        f1 = 2.0 * tp / (tp + fp + positives.size)
+        best = int(np.argmax(f1))
+        if best == 0:
+            return float(candidates[0])
+        return float((float(candidates[best]) + float(candidates[best - 1])) / 2.0)
+
+    def curves(self, points: int = 2000) -> dict:
+        """:func:`roc_pr_curves` of these pixels."""
+        positives, negatives = self.positives, self.negatives
+        if positives.size == 0 or negatives.size == 0:
+            raise ValueError(
+                "truth must hold both vessel and background pixels inside the FOV to draw "
+                "ROC and precision-recall curves."
+            )
+        everything = self._merged()
+        top, pixels = everything[-1], everything.size
+        # Quantiles depend only on the values, not their order: this array is ours to reorder.
+        quantiles = np.quantile(everything, np.linspace(0.0, 1.0, points), overwrite_input=True)
+        del everything
+        thresholds = np.unique(np.concatenate([quantiles, [np.nextafter(top, np.inf)]]))
+        thresholds = thresholds[::-1]
+        tp = positives.size - np.searchsorted(positives, thresholds, side="left")
+        fp = negatives.size - np.searchsorted(negatives, thresholds, side="left")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 1.0)
+        result = {
+            "thresholds": thresholds.astype(np.float64),
+            "fpr": fp / negatives.size,
+            "tpr": tp / positives.size,
+            "recall": tp / positives.size,
+            "precision": precision.astype(np.float64),
+            "pixels": int(pixels),
+            "prevalence": positives.size / pixels,
+        }
+        result.update(_ranking_metrics(positives, negatives))
+        return result
+
+    def _merged(self) -> np.ndarray:
+        """Every pixel's probability, ascending (two sorted runs merged)."""
+        everything = np.concatenate([self.positives, self.negatives])
+        everything.sort(kind="stable")  # a merge sort: two sorted runs are merged, not re-sorted
+        return everything
+
+
+def sort_pixels(probabilities, truth, fov, *, each=None, name="probabilities") -> SortedPixels:
+    """The FOV pixels of one image or a stack, pooled and sorted: a :class:`SortedPixels`.
+
+    Explained in ``book/05_evaluation.ipynb``. The pixels are gathered image
+    by image into two arrays as large as the FOV, never as a copy of the
+    whole stack, and sorted in place.
+
+    Parameters
+    ----------
+    probabilities, truth, fov : (H, W) or (N, H, W) ndarray
+        As for :func:`pixel_metrics`.
+    each : callable, optional
+        Called as ``each(index, pixels)`` with every image's own
+        :class:`SortedPixels` as it is gathered: per-image metrics from the
+        same sort (an image with an empty FOV is then an error).
+    name : str
+        What error messages call ``probabilities``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`pixel_metrics`.
+    """
+    probabilities = np.asarray(probabilities)
+    truth, fov = _checked_masks(probabilities, truth, fov, name)
+    if probabilities.dtype == bool:
+        probabilities = probabilities.view(np.uint8)  # 0 and 1; stored as float32 below
+    elif not (
+        np.issubdtype(probabilities.dtype, np.floating)
+        or np.issubdtype(probabilities.dtype, np.integer)
+    ):
+        raise ValueError(f"{name} must be numbers in [0, 1], got dtype {probabilities.dtype}.")
+    if probabilities.ndim == 2:
+        probabilities, truth, fov = probabilities[None], truth[None], fov[None]
+    vessel = [int(np.count_nonzero(t & f)) for t, f in zip(truth, fov)]
+    inside = [int(np.count_nonzero(f)) for f in fov]
+    if sum(inside) == 0:
+        raise ValueError(_EMPTY_FOV)
+    positives = np.empty(sum(vessel), np.float32)
+    negatives = np.empty(sum(inside) - sum(vessel), np.float32)
+    at_positive = at_negative = 0
+    for index, (values, labels, region) in enumerate(zip(probabilities, truth, fov)):
+        values, labels = values[region], labels[region]
+        if values.size:
+            _check_range(values, name)
+        image = SortedPixels(
+            values[labels].astype(np.float32, copy=False),
+            values[~labels].astype(np.float32, copy=False),
+        )
+        del values, labels
+        if each is not None:
+            image.positives.sort()
+            image.negatives.sort()
+            each(index, image)
+        positives[at_positive : at_positive + image.positives.size] = image.positives
+        negatives[at_negative : at_negative + image.negatives.size] = image.negatives
+        at_positive += image.positives.size
+        at_negative += image.negatives.size
+    # Sorted runs, one per image, are merged by the stable sort (timsort).
+    kind = "stable" if each is not None else None
+    positives.sort(kind=kind)
+    negatives.sort(kind=kind)
+    return SortedPixels(positives, negatives)
+
+
+def image_pixels(probabilities, truth, fov):
+    """Each image's :class:`SortedPixels`, one at a time (for per-image metrics).
+
+    Raises
+    ------
+    ValueError
+        As :func:`pixel_metrics`, for any image.
+    """
+    probabilities = np.asarray(probabilities)
+    truth, fov = _checked_masks(probabilities, truth, fov, "probabilities")
+    for index in range(len(probabilities)):
+        yield sort_pixels(probabilities[index], truth[index], fov[index])
+
+
 # --- input checks, public: plotting and widgets take the same arrays ----------
 
 
@@ -412,34 +538,23 @@ def check_binary(array, name: str) -> np.ndarray:
 # --- helpers -----------------------------------------------------------------
 
 
-def _fov_pixels(probabilities, truth, fov, name="probabilities"):
-    """Validated FOV pixels: float32 probabilities and bool labels, 1-D."""
-    probabilities = np.asarray(probabilities)
+_EMPTY_FOV = "fov has no True pixel: there is nothing to evaluate."
+
+
+def _checked_masks(probabilities, truth, fov, name):
+    """``truth`` and ``fov`` as bool arrays of ``probabilities``' shape, or a clear error."""
     truth, fov = np.asarray(truth), np.asarray(fov)
     check_same_shape(probabilities, truth, fov, name)
-    truth, fov = check_binary(truth, "truth"), check_binary(fov, "fov")
-    if probabilities.dtype == bool:
-        probabilities = probabilities.astype(np.float32)
-    elif not (
-        np.issubdtype(probabilities.dtype, np.floating)
-        or np.issubdtype(probabilities.dtype, np.integer)
-    ):
-        raise ValueError(f"{name} must be numbers in [0, 1], got dtype {probabilities.dtype}.")
-    values = probabilities[fov]
-    if values.size == 0:
-        raise ValueError("fov has no True pixel: there is nothing to evaluate.")
+    return check_binary(truth, "truth"), check_binary(fov, "fov")
+
+
+def _check_range(values, name) -> None:
     low, high = float(values.min()), float(values.max())
     if not (0.0 <= low and high <= 1.0):  # also catches nan
         raise ValueError(
             f"{name} must lie in [0, 1] inside the FOV, found [{low:g}, {high:g}]. "
             "Pass sigmoid probabilities, not logits or 0-255 values."
         )
-    return values.astype(np.float32, copy=False), truth[fov]
-
-
-def _split_sorted(values, labels):
-    """Probabilities of vessel and of background pixels, each sorted ascending."""
-    return np.sort(values[labels]), np.sort(values[~labels])
 
 
 def _counts_at(positives, negatives, threshold):

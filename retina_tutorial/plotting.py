@@ -75,7 +75,8 @@ def plot_roc_pr(
     -------
     Figure
     """
-    curves = metrics.roc_pr_curves(probabilities, truth, fov)
+    pixels = metrics.sort_pixels(probabilities, truth, fov)  # one sort for curves and points
+    curves = pixels.curves()
     figure = Figure(figsize=(9, 4.5), dpi=DPI, layout="constrained")
     roc, pr = figure.subplots(1, 2)
 
@@ -103,7 +104,7 @@ def plot_roc_pr(
         label=f"{label} (AP = {curves['pr_auc']:.4f})",
     )
     for threshold, marker in zip(operating_points, "osv^<>"):
-        point = metrics.pixel_metrics(probabilities, truth, fov, threshold)
+        point = pixels.metrics(threshold)
         style = dict(
             color="#0072B2",
             marker=marker,

@@ -208,9 +208,55 @@ def tree_counts(prediction, truth, fov) -> dict:
             f"{fov.shape} must have the same shape."
         )
     counts = dict.fromkeys(TREE_COUNT_NAMES, 0)
-    for image in zip(prediction, truth, fov):
-        for name, count in _image_tree_counts(*image).items():
+    for predicted, annotated, region in zip(prediction, truth, fov):
+        for name, count in image_tree_counts([predicted], annotated, region)[0].items():
             counts[name] += count
+    return counts
+
+
+def image_tree_counts(predictions, truth, fov) -> list[dict]:
+    """:func:`tree_counts` of several binary maps of one image against one annotation.
+
+    Explained in ``book/05_evaluation.ipynb``. The annotation's centreline is
+    thinned once for all of them (evaluation scores the model at two
+    thresholds and the 2nd observer against the same truth).
+
+    Parameters
+    ----------
+    predictions : sequence of (H, W) bool ndarray
+    truth, fov : (H, W) bool ndarray
+
+    Returns
+    -------
+    list of dict
+        One :func:`tree_counts` per map, in order.
+    """
+    truth, fov = np.asarray(truth, bool), np.asarray(fov, bool)
+    annotated = truth & fov
+    truth_centre = skeleton(annotated)
+    counts = []
+    for prediction in predictions:
+        prediction = np.asarray(prediction, bool)
+        if prediction.shape != truth.shape or fov.shape != truth.shape:
+            raise ValueError(
+                f"image_tree_counts: prediction {prediction.shape}, truth {truth.shape} and "
+                f"fov {fov.shape} must be the same (H, W)."
+            )
+        predicted = prediction & fov
+        predicted_centre = skeleton(predicted)
+        every, large = components(predicted)
+        counts.append(
+            {
+                "components": every,
+                "components_10px": large,
+                "truth_centreline": int(np.count_nonzero(truth_centre)),
+                "truth_centreline_found": int(np.count_nonzero(truth_centre & predicted)),
+                "predicted_centreline": int(np.count_nonzero(predicted_centre)),
+                "predicted_centreline_on_vessel": int(
+                    np.count_nonzero(predicted_centre & annotated)
+                ),
+            }
+        )
     return counts
 
 
@@ -261,22 +307,6 @@ def _stack(masks, name: str) -> tuple[np.ndarray, bool]:
     if masks.ndim != 3:
         raise ValueError(f"{name}: masks must be (H, W) or (N, H, W), got shape {masks.shape}.")
     return masks, False
-
-
-def _image_tree_counts(prediction, truth, fov) -> dict:
-    """:func:`tree_counts` of one (H, W) image."""
-    predicted, annotated = prediction & fov, truth & fov
-    truth_centre = skeleton(annotated)
-    predicted_centre = skeleton(predicted)
-    every, large = components(predicted)
-    return {
-        "components": every,
-        "components_10px": large,
-        "truth_centreline": int(np.count_nonzero(truth_centre)),
-        "truth_centreline_found": int(np.count_nonzero(truth_centre & predicted)),
-        "predicted_centreline": int(np.count_nonzero(predicted_centre)),
-        "predicted_centreline_on_vessel": int(np.count_nonzero(predicted_centre & annotated)),
-    }
 
 
 def _ratio(numerator, denominator) -> float:

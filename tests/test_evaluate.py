@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retina_tutorial import data, evaluate, metrics, scale
+from retina_tutorial import calibration, data, evaluate, metrics, scale, topology
 from retina_tutorial.report import write_report
 
 
@@ -156,3 +156,53 @@ def test_json_has_no_nan(tmp_path):
     report.test_at_half["precision"] = math.nan  # as when nothing is predicted
     written = write_report(report, tmp_path)
     assert json.loads(written.read_text())["test"]["threshold_0.5"]["precision"] is None
+
+
+def test_evaluate_maps_shares_one_pass_but_gives_what_each_function_gives():
+    # evaluate_maps sorts, thresholds and thins each test image once; every
+    # number must still be the one the public functions give on their own.
+    dataset = _fake_dataset(np.random.default_rng(3))
+    test, split = dataset.test.images[..., 1], dataset.test
+    report = _evaluate_green(dataset)
+    threshold = report.threshold
+    assert report.test_at_threshold == metrics.pixel_metrics(
+        test, split.vessels, split.fov, threshold
+    )
+    assert report.validation_at_threshold == metrics.pixel_metrics(
+        dataset.validation.images[..., 1],
+        dataset.validation.vessels,
+        dataset.validation.fov,
+        threshold,
+    )
+    rows = []
+    for value in (0.5, threshold):
+        rows += metrics.per_image_metrics(test, split.vessels, split.fov, value, ids=split.ids)
+    assert report.per_image == rows
+    assert _same(
+        report.topology, evaluate.topology_summary(test >= threshold, split, at_half=test >= 0.5)
+    )
+    assert _same(report.calibration, calibration.reliability(test, split.vessels, split.fov))
+    assert _same(report.intervals, evaluate.confidence_intervals(test, split, threshold))
+
+
+def _same(first: dict, second: dict) -> bool:
+    """Equal to the last digit, nan included (nan != nan in a plain comparison)."""
+    return json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_topology_summary_thins_each_annotation_once_and_pools_as_tree_metrics():
+    dataset = _fake_dataset(np.random.default_rng(4))
+    split = dataset.test
+    prediction = split.images[..., 1] >= 0.5
+    summary = evaluate.topology_summary(prediction, split, at_half=split.images[..., 1] >= 0.3)
+    truth, fov = split.vessels, split.fov
+    assert _same(summary["model"], topology.tree_metrics(prediction, truth, fov))
+    at_half = topology.tree_metrics(split.images[..., 1] >= 0.3, truth, fov)
+    assert _same(summary["model_at_0.5"], at_half)
+    second = topology.tree_metrics(split.vessels_2nd, truth, fov)
+    assert _same(summary["second_observer"], second)
+    every, large = topology.components(truth, fov)
+    assert summary["annotation"] == {
+        "components": every / len(split),
+        "components_10px": large / len(split),
+    }

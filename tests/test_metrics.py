@@ -285,3 +285,74 @@ def test_old_names_still_work_for_a_release_with_a_warning(old, new):
 
     with pytest.warns(DeprecationWarning, match=rf"{old}.*retina_tutorial\.{new}.*0\.8"):
         assert resolve(old) is resolve(new)
+
+
+def _tied_stack(rng, images=4, shape=(30, 40)):
+    """Probabilities on a coarse grid (ties), FOVs of several sizes, no vessel in the last."""
+    probabilities = np.round(rng.random((images, *shape)) * 20) / 20
+    truth = rng.random((images, *shape)) < 0.3
+    truth[-1] = False
+    fov = np.zeros((images, *shape), bool)
+    for index in range(images):
+        fov[index, index : shape[0] - index, 2:] = True
+    return probabilities.astype(np.float32), truth, fov
+
+
+def test_sorted_pixels_are_the_fov_pixels_sorted_image_by_image_or_pooled():
+    probabilities, truth, fov = _tied_stack(np.random.default_rng(7))
+    rows = {}
+    pooled = metrics.sort_pixels(
+        probabilities, truth, fov, each=lambda index, image: rows.update({index: image})
+    )
+    unsorted = metrics.sort_pixels(probabilities, truth, fov)  # sorted in one go instead
+    for pixels in (pooled, unsorted):
+        np.testing.assert_array_equal(pixels.positives, np.sort(probabilities[truth & fov]))
+        np.testing.assert_array_equal(pixels.negatives, np.sort(probabilities[~truth & fov]))
+    for index, image in rows.items():
+        region = fov[index]
+        np.testing.assert_array_equal(
+            image.positives, np.sort(probabilities[index][truth[index] & region])
+        )
+        np.testing.assert_array_equal(
+            image.negatives, np.sort(probabilities[index][~truth[index] & region])
+        )
+    per_image = [{"id": str(index), **image.metrics(0.35)} for index, image in sorted(rows.items())]
+    expected = metrics.per_image_metrics(probabilities, truth, fov, 0.35)
+    # nan (no vessel in the last image) is not == nan: compare as text.
+    assert repr(per_image) == repr(expected)
+
+
+def test_the_threshold_and_curves_from_sorted_pixels_match_a_plain_computation():
+    probabilities, truth, fov = _tied_stack(np.random.default_rng(8))
+    pixels = metrics.sort_pixels(probabilities, truth, fov)
+    values, labels = probabilities[fov], truth[fov]
+    # Every distinct value tried, as the docstring says: F1 at each, by counting.
+    candidates = np.unique(values)
+    f1 = [metrics.from_counts(*_counts(values >= c, labels))["f1"] for c in candidates]
+    best = int(np.argmax(f1))
+    # The midpoint between the best value and the next lower one.
+    low = candidates[best - 1] if best else candidates[0]
+    expected = (float(candidates[best]) + float(low)) / 2.0
+    assert pixels.best_threshold() == expected
+    assert metrics.choose_threshold(probabilities, truth, fov) == pixels.best_threshold()
+    curves = metrics.roc_pr_curves(probabilities, truth, fov, points=50)
+    quantiles = np.quantile(values, np.linspace(0.0, 1.0, 50))
+    assert set(np.unique(quantiles).tolist()) <= set(curves["thresholds"].tolist())
+    assert curves["pixels"] == values.size and curves["prevalence"] == labels.mean()
+
+
+def _counts(predicted, labels):
+    tp = int(np.count_nonzero(predicted & labels))
+    fp = int(np.count_nonzero(predicted & ~labels))
+    fn = int(np.count_nonzero(~predicted & labels))
+    return tp, fp, fn, labels.size - tp - fp - fn
+
+
+def test_an_image_with_an_empty_fov_is_refused_when_scored_alone():
+    probabilities, truth, fov = _tied_stack(np.random.default_rng(9))
+    fov[1] = False
+    metrics.sort_pixels(probabilities, truth, fov)  # pooled: the others count
+    with pytest.raises(ValueError, match="fov has no True pixel"):
+        metrics.per_image_metrics(probabilities, truth, fov)
+    with pytest.raises(ValueError, match="fov has no True pixel"):
+        metrics.sort_pixels(probabilities, truth, fov, each=lambda i, image: image.metrics())
