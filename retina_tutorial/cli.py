@@ -221,7 +221,8 @@ def _evaluate(arguments) -> int:
     from retina_tutorial.report import write_report
 
     model, model_path = _load(arguments.model)
-    dataset = _dataset(arguments)
+    # The training images play no part: left unread, and photographs kept in 8 bits.
+    dataset = _dataset(arguments, splits=("validation", "test"), eight_bit=True)
     report = evaluate.evaluate_model(model, dataset, tta=arguments.tta)
     write_report(report, arguments.out, model_path=model_path)
     chosen = report.test_at_threshold
@@ -349,9 +350,13 @@ def _audit(arguments) -> int:
     return 0
 
 
-def _dataset(arguments) -> data.Dataset:
+def _dataset(arguments, **options) -> data.Dataset:
     return data.load_dataset(
-        arguments.data, kind=arguments.dataset, synthetic=arguments.synthetic, seed=arguments.seed
+        arguments.data,
+        kind=arguments.dataset,
+        synthetic=arguments.synthetic,
+        seed=arguments.seed,
+        **options,
     )
 
 

@@ -13,6 +13,7 @@ both are importable from here too.
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 from retina_tutorial import config, grading, public_sets
@@ -27,7 +28,7 @@ from retina_tutorial.drive import (
     layout_files,
     load_drive,
 )
-from retina_tutorial.splits import DataError, Dataset, Split, read_binary, read_rgb
+from retina_tutorial.splits import DataError, Dataset, Split, read_binary, read_rgb, stack
 
 __all__ = [
     "IMAGE_SHAPE",
@@ -57,6 +58,8 @@ def load_dataset(
     synthetic: bool = False,
     seed: int = 0,
     verbose: bool = True,
+    splits=public_sets.SPLITS,
+    eight_bit: bool = False,
 ) -> Dataset:
     """Load the configured data set, or make the synthetic one when none is configured.
 
@@ -75,6 +78,15 @@ def load_dataset(
     verbose : bool
         Print one line saying which data is in use (its description names the
         data set, the split and where the FOV masks come from).
+    splits : sequence of str
+        The splits to keep (of ``"train"``, ``"validation"``, ``"test"``); the
+        others are empty, and another camera's photographs of them are not
+        even read. ``retina-tutorial evaluate`` needs only validation and test.
+    eight_bit : bool
+        Keep the photographs of STARE, CHASE_DB1, HRF or a CSV as 8-bit
+        pixels (``uint8``, a quarter of the memory;
+        :func:`retina_tutorial.splits.as_float` gives the ``float32`` values).
+        DRIVE's and the synthetic set's small images are ``float32`` either way.
 
     While a course is graded (:func:`retina_tutorial.grading.variant`), each
     split keeps a subset of its images, and the description says so.
@@ -93,8 +105,12 @@ def load_dataset(
     else:
         location = _existing(location)
         kind = kind or public_sets.detect(location)
-        dataset = load_drive(location) if kind == "drive" else public_sets.load(location, kind)
-    dataset = grading.variant_of(dataset)
+        if kind == "drive":
+            dataset = load_drive(location)
+        else:
+            dataset = public_sets.load(location, kind, splits=splits, eight_bit=eight_bit)
+    left_out = {name: stack([]) for name in public_sets.SPLITS if name not in splits}
+    dataset = grading.variant_of(dataclasses.replace(dataset, **left_out))
     if verbose:
         print(data_line(dataset))
     return dataset

@@ -56,6 +56,7 @@ from retina_tutorial import field_of_view
 from retina_tutorial.splits import (
     DataError,
     Dataset,
+    as_float,
     display_name,
     one_image,
     read_binary,
@@ -70,6 +71,8 @@ STAND_IN_FILE = "STAND_IN.txt"
 #: The layouts :func:`load` reads; reports name them with
 #: :func:`retina_tutorial.splits.display_name`.
 KINDS = ("stare", "chase_db1", "hrf", "csv")
+#: Every split a loader reads unless told which (``splits=``).
+SPLITS = ("train", "validation", "test")
 FIELD_DEGREES = {"stare": 35.0, "chase_db1": 30.0, "hrf": 45.0}
 STARE_IDS = (
     "im0001", "im0002", "im0003", "im0004", "im0005", "im0044", "im0077", "im0081", "im0082",
@@ -227,15 +230,28 @@ def _looks_like_drive(location: Path) -> bool:
     return False
 
 
-def load(location, kind: str) -> Dataset:
-    """Read the data set ``kind`` (see :data:`KINDS`) from ``location``."""
+def load(location, kind: str, *, splits=SPLITS, eight_bit: bool = False) -> Dataset:
+    """Read the data set ``kind`` (see :data:`KINDS`) from ``location``.
+
+    Parameters
+    ----------
+    location : str or Path
+    kind : str
+    splits : sequence of str
+        The splits whose images are read (of :data:`SPLITS`); the others are
+        empty. Evaluation needs only ``("validation", "test")``.
+    eight_bit : bool
+        Keep the photographs' 8-bit pixels (``uint8``, a quarter of the
+        memory; :func:`retina_tutorial.splits.as_float` gives the
+        ``float32`` values otherwise read).
+    """
     loaders = {"stare": load_stare, "chase_db1": load_chase_db1, "hrf": load_hrf, "csv": load_csv}
     if kind not in loaders:
         raise DataError(f"Unknown data set {kind!r}: choose one of {', '.join(loaders)}.")
-    return loaders[kind](location)
+    return loaders[kind](location, splits=splits, eight_bit=eight_bit)
 
 
-def load_stare(location) -> Dataset:
+def load_stare(location, *, splits=SPLITS, eight_bit: bool = False) -> Dataset:
     """STARE: 20 photographs (gzipped PPM), two annotators (``ah``, ``vk``), no FOV masks.
 
     Split as most papers do: the first 10 to train on (the last two of them,
@@ -249,6 +265,7 @@ def load_stare(location) -> Dataset:
     Hoover et al. (2000) label ten of the twenty photographs normal and ten
     pathological (:data:`STARE_PATHOLOGICAL`); this split puts seven of the
     pathological ones in training and three in the test images.
+    ``splits`` and ``eight_bit`` are :func:`load`'s.
     """
     dataset = _two_annotators(
         "stare",
@@ -257,6 +274,7 @@ def load_stare(location) -> Dataset:
                    (f"{i}.vk.ppm.gz", f"{i}.vk.ppm")),
         (STARE_IDS[:8], STARE_IDS[8:10], STARE_IDS[10:]),
         "split: im0001-im0139 train (im0082, im0139 validation), last 10 test",
+        splits, eight_bit,
     )  # fmt: skip
     marker = Path(location) / STAND_IN_FILE
     if not marker.is_file():
@@ -275,11 +293,12 @@ def load_stare(location) -> Dataset:
     )
 
 
-def load_chase_db1(location) -> Dataset:
+def load_chase_db1(location, *, splits=SPLITS, eight_bit: bool = False) -> Dataset:
     """CHASE_DB1: 28 photographs of 14 children, two annotators, no FOV masks.
 
     The common 20 / 8 split: 01L-10R to train on (10L and 10R to validate
     on), 11L-14R to test. bob.ip.binseg uses the reverse (8 / 20).
+    ``splits`` and ``eight_bit`` are :func:`load`'s.
     """
     return _two_annotators(
         "chase_db1",
@@ -287,10 +306,12 @@ def load_chase_db1(location) -> Dataset:
         lambda i: ((f"Image_{i}.jpg",), (f"Image_{i}_1stHO.png",), (f"Image_{i}_2ndHO.png",)),
         (CHASE_IDS[:18], CHASE_IDS[18:20], CHASE_IDS[20:]),
         "split 20 / 8: 01L-10R train (10L, 10R validation), 11L-14R test",
+        splits,
+        eight_bit,
     )
 
 
-def _two_annotators(kind, location, names, split_ids, split_note) -> Dataset:
+def _two_annotators(kind, location, names, split_ids, split_note, splits, eight_bit) -> Dataset:
     """A data set of photographs with no FOV masks and two annotations of each test image.
 
     A training or validation image may lack its 2nd annotation (only the
@@ -302,26 +323,29 @@ def _two_annotators(kind, location, names, split_ids, split_note) -> Dataset:
         def read(image_id):
             photo_names, first_names, second_names = names(image_id)
             shown, content = files.find(*photo_names)
-            image = read_rgb(content, shown)
+            image = read_rgb(content, shown, eight_bit=eight_bit)
             vessels = _read_label(files, first_names, image)
             second = _read_label(files, second_names, image, required=image_id in test_ids)
             return one_image(image, vessels, _estimated_fov(image, shown), image_id, second)
 
-        return _dataset(kind, location, read, *split_ids, split_note, fov_estimated=True)
+        return _dataset(
+            kind, location, read, *split_ids, split_note, fov_estimated=True, splits=splits
+        )
 
 
-def load_hrf(location) -> Dataset:
+def load_hrf(location, *, splits=SPLITS, eight_bit: bool = False) -> Dataset:
     """HRF: 45 photographs (15 healthy, 15 diabetic retinopathy, 15 glaucoma), FOV masks given.
 
     Cases 01-05 of each group to train on (the 05s to validate on), 06-15 to
     test (30). Extensions are mixed in case (``01_dr.JPG``); names are found
     whatever their case. The masks have three channels; one is used.
+    ``splits`` and ``eight_bit`` are :func:`load`'s.
     """
     with _files(location, "HRF") as files:
 
         def read(image_id):
             shown, content = files.find(f"{image_id}.jpg", f"{image_id}.jpeg", f"{image_id}.tif")
-            image = read_rgb(content, shown)
+            image = read_rgb(content, shown, eight_bit=eight_bit)
             vessels = _read_label(
                 files, (f"{image_id}.tif", f"{image_id}.png"), image, image_file=shown
             )
@@ -334,19 +358,22 @@ def load_hrf(location) -> Dataset:
         return _dataset(
             "hrf", location, read, train, ids[5], tuple(i for n in range(6, 16) for i in ids[n]),
             "split: cases 01-05 of each group train (the 05s validation), 06-15 test",
-            fov_estimated=False,
+            fov_estimated=False, splits=splits,
         )  # fmt: skip
 
 
-def load_csv(location) -> Dataset:
+def load_csv(location, *, splits=SPLITS, eight_bit: bool = False) -> Dataset:
     """Your own data, listed in a CSV file (see the module's docstring for the format).
 
     Every row is checked: a missing file, a path outside the CSV's folder, an
     image and a mask of different sizes or a mask that is not binary is an
     error naming the row and the file. Without validation rows, the last
     training row (or the last 15 % of them) validates, and the description
-    says which.
+    says which. ``splits`` and ``eight_bit`` are :func:`load`'s: the rows of
+    the other splits are checked for their files but not read (training
+    rows are read when they must validate).
     """
+    splits = _check_splits(splits)
     location = Path(location)
     if location.is_dir():
         found = sorted(location.glob("*.csv"))
@@ -375,6 +402,8 @@ def load_csv(location) -> Dataset:
     any_estimated = False
     # Rows are named by their line in the file, as an editor shows it.
     comments = sum(1 for line in text.splitlines() if line.lstrip().startswith("#"))
+    has_validation = any((row.get("split") or "").strip().lower() == "validation" for row in rows)
+    wanted = set(splits) | ({"train"} if "validation" in splits and not has_validation else set())
     for number, row in enumerate(rows, start=comments + 2):
         where = f"{location}, row {number}"
         split = (row.get("split") or "test").strip().lower()
@@ -390,7 +419,14 @@ def load_csv(location) -> Dataset:
                     "in one split, or a test score measures a person the model has seen."
                 )
         image_path = _inside(folder, row["image"], where)
-        image = read_rgb(_open(image_path, where), f"{where}: {image_path}")
+        if split not in wanted:
+            for column in ("vessels", "fov", "vessels_2nd"):
+                if (row.get(column) or "").strip():
+                    _open(_inside(folder, row[column], where), where)
+            _open(image_path, where)
+            patients[split].append(patient or Path(row["image"]).stem)
+            continue
+        image = read_rgb(_open(image_path, where), f"{where}: {image_path}", eight_bit=eight_bit)
 
         def mask(column, row=row, rows_where=where, shape=image.shape[:2]):
             relative = (row.get(column) or "").strip()
@@ -423,11 +459,12 @@ def load_csv(location) -> Dataset:
         parts["train"] = kept or parts["validation"]
         names = ", ".join(p.ids[0] for p in parts["validation"])
         note += f"; no validation rows, so the last training rows validate: {names}"
+    for name in SPLITS:
+        if name not in splits:
+            parts[name] = []
     fov_note = "FOV masks estimated where not given" if any_estimated else "FOV masks given"
     return Dataset(
-        train=stack(parts["train"]),
-        validation=stack(parts["validation"]),
-        test=stack(parts["test"]),
+        **{name: stack(parts.pop(name)) for name in SPLITS},
         source="csv",
         description=f"own data (CSV) from {shown_location(location)}; {note}; {fov_note}; "
         f"{field:g}° field",
@@ -444,13 +481,13 @@ def _files(location, name: str) -> _Files:
     return _Files(location)
 
 
-def _dataset(kind, location, read, train, validation, test, split_note, *, fov_estimated):
+def _dataset(kind, location, read, train, validation, test, split_note, *, fov_estimated, splits):
     field = FIELD_DEGREES[kind]
     fov_note = "FOV masks estimated (none ship)" if fov_estimated else "FOV masks given"
+    ids = dict(zip(SPLITS, (train, validation, test)))
+    splits = _check_splits(splits)
     return Dataset(
-        train=stack(read(i) for i in train),
-        validation=stack(read(i) for i in validation),
-        test=stack(read(i) for i in test),
+        **{name: stack(read(i) for i in ids[name] if name in splits) for name in SPLITS},
         source=kind,
         description=f"{display_name(kind)} from {shown_location(location)}; {split_note}; "
         f"{fov_note}; {field:g}° field",
@@ -473,9 +510,17 @@ def _read_label(files: _Files, candidates, image, image_file=None, *, required=T
     return read_binary(*files.find(*candidates), image.shape[:2], threshold=128)
 
 
+def _check_splits(splits) -> tuple:
+    splits = tuple(splits)
+    unknown = [name for name in splits if name not in SPLITS]
+    if unknown:
+        raise ValueError(f"splits: {unknown} are not among {', '.join(SPLITS)}.")
+    return splits
+
+
 def _estimated_fov(image, shown) -> np.ndarray:
     try:
-        return field_of_view.estimate_fov(image)
+        return field_of_view.estimate_fov(as_float(image))
     except ValueError as error:
         raise DataError(f"{shown}: no field of view found ({error}).") from error
 

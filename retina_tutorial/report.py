@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import gc
 import hashlib
 import json
 import math
@@ -137,51 +138,58 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
     height, width = split.shape_of(median)
     median_map = report.test_probabilities[median, :height, :width]
     median_image = split.image(median)
+    photograph = splits.as_float(median_image.images[0])  # a split may keep 8-bit pixels
+    # Drawn and saved one at a time: figures of a large photograph are drawn pixel for
+    # pixel, and holding all seven at once took a gigabyte.
     figures = {
-        "roc_pr.png": plotting.plot_roc_pr(
+        "roc_pr.png": lambda: plotting.plot_roc_pr(
             report.test_probabilities,
             split.vessels,
             split.fov,
             second_observer=report.second_observer,
         ),
-        "per_image_f1.png": plotting.plot_per_image(
+        "per_image_f1.png": lambda: plotting.plot_per_image(
             tuned,
             metric="f1",
             reference_rows=report.second_observer_per_image,
             data_name=splits.display_name(report.data_source),
         ),
-        f"triptych_{name}.png": plotting.plot_triptych(
-            median_image.images[0],
+        f"triptych_{name}.png": lambda: plotting.plot_triptych(
+            photograph,
             median_image.vessels[0],
             median_map,
             fov=median_image.fov[0],
             image_id=name,
         ),
-        f"errors_{name}.png": plotting.plot_error_overlay(
-            median_image.images[0],
+        f"errors_{name}.png": lambda: plotting.plot_error_overlay(
+            photograph,
             median_image.vessels[0],
             median_map,
             fov=median_image.fov[0],
             threshold=report.threshold,
             image_id=name,
         ),
-        f"probability_{name}.png": plotting.plot_probability_map(
+        f"probability_{name}.png": lambda: plotting.plot_probability_map(
             median_map, fov=median_image.fov[0], image_id=name
         ),
-        "reliability.png": plotting.plot_reliability(
+        "reliability.png": lambda: plotting.plot_reliability(
             {"validation": report.validation_calibration, "test": report.calibration}
             if report.validation_calibration
             else report.calibration
         ),
-        f"tree_breaks_{name}.png": plotting.plot_tree_breaks(
+        f"tree_breaks_{name}.png": lambda: plotting.plot_tree_breaks(
             median_image.vessels[0],
             median_map >= report.threshold,
             fov=median_image.fov[0],
             image_id=name,
         ),
     }
-    for file_name, figure in figures.items():
-        figure.savefig(out_dir / "figures" / file_name)
+    for file_name, draw in figures.items():
+        figure = draw()
+        # The fastest zlib level: a third of the default's time on a large photograph.
+        figure.savefig(out_dir / "figures" / file_name, pil_kwargs={"compress_level": 1})
+        del figure
+        gc.collect()  # a figure's artists refer to each other: only the collector frees them
     return metrics_file
 
 

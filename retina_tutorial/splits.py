@@ -3,14 +3,16 @@
 Explained in ``book/01_data_preparation.ipynb`` (DRIVE) and
 ``book/07_your_own_data.ipynb`` (other data sets).
 
-Images are RGB ``float32`` in [0, 1]; vessel and field-of-view (FOV) masks
-are ``bool``. A split's images are stacked into one array. Images of
-different sizes (a user's own photographs, say) are stacked top-left in an
-array as large as the largest, and :attr:`Split.shapes` keeps each one's own
-size: the padding is black, outside every mask and outside the FOV, so
-metrics, which count FOV pixels only, and patches, which are centred inside
-the FOV, never use it. :meth:`Split.image` gives one image back at its own
-size.
+Images are RGB ``float32`` in [0, 1], or, for photographs read to be
+evaluated, their 8-bit pixels (``uint8``, a quarter of the memory:
+:func:`as_float` gives the very ``float32`` values :func:`read_rgb` would);
+vessel and field-of-view (FOV) masks are ``bool``. A split's images are
+stacked into one array. Images of different sizes (a user's own photographs,
+say) are stacked top-left in an array as large as the largest, and
+:attr:`Split.shapes` keeps each one's own size: the padding is black, outside
+every mask and outside the FOV, so metrics, which count FOV pixels only, and
+patches, which are centred inside the FOV, never use it. :meth:`Split.image`
+gives one image back at its own size.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ class Split:
 
     Attributes
     ----------
-    images : (N, H, W, 3) float32 ndarray
-        RGB in [0, 1].
+    images : (N, H, W, 3) float32 or uint8 ndarray
+        RGB in [0, 1], or 0-255 when read with ``eight_bit`` (see
+        :func:`as_float`).
     vessels : (N, H, W) bool ndarray
         1st manual annotation: True on vessels.
     fov : (N, H, W) bool ndarray
@@ -96,17 +99,20 @@ def stack(parts) -> Split:
         return Split(np.zeros((0, 1, 1, 3), np.float32), *np.zeros((2, 0, 1, 1), bool), ())
     shapes = tuple(tuple(part.images.shape[1:3]) for part in parts)
     height, width = max(s[0] for s in shapes), max(s[1] for s in shapes)
+    # 8-bit images stay 8-bit when all are; a mixed stack is float32.
+    eight_bit = all(part.images.dtype == np.uint8 for part in parts)
     with_second = all(part.vessels_2nd is not None for part in parts)
 
     def canvas(name, dtype, channels=()):
         out = np.zeros((len(parts), height, width, *channels), dtype)
         for i, part in enumerate(parts):
             h, w = shapes[i]
-            out[i, :h, :w] = getattr(part, name)[0]
+            pixels = getattr(part, name)[0]
+            out[i, :h, :w] = as_float(pixels) if name == "images" and not eight_bit else pixels
         return out
 
     return Split(
-        images=canvas("images", np.float32, (3,)),
+        images=canvas("images", np.uint8 if eight_bit else np.float32, (3,)),
         vessels=canvas("vessels", bool),
         fov=canvas("fov", bool),
         ids=tuple(i for part in parts for i in part.ids),
@@ -116,10 +122,11 @@ def stack(parts) -> Split:
 
 
 def one_image(image, vessels, fov, image_id, vessels_2nd=None) -> Split:
-    """A one-image split from (H, W, 3) and (H, W) arrays."""
+    """A one-image split from (H, W, 3) and (H, W) arrays (8-bit images stay 8-bit)."""
     second = None if vessels_2nd is None else np.asarray(vessels_2nd, bool)[None]
+    image = np.asarray(image)
     return Split(
-        np.asarray(image, np.float32)[None],
+        (image if image.dtype == np.uint8 else image.astype(np.float32, copy=False))[None],
         np.asarray(vessels, bool)[None],
         np.asarray(fov, bool)[None],
         (str(image_id),),
@@ -228,11 +235,13 @@ class Dataset:
         return stated is not None and scale.resize_factor(stated, scale.DRIVE) == 1.0
 
 
-def read_rgb(source, name) -> np.ndarray:
+def read_rgb(source, name, *, eight_bit: bool = False) -> np.ndarray:
     """Read an 8-bit RGB image as (H, W, 3) float32 in [0, 1].
 
     ``source`` is a path or a binary file object; ``name`` is what error
-    messages call it.
+    messages call it. With ``eight_bit``, the pixels are returned as they are
+    stored, (H, W, 3) ``uint8``; :func:`as_float` turns them into what this
+    function returns without it, bit for bit.
     """
     with _open_image(source, name) as image:
         if image.mode not in ("RGB", "RGBA"):
@@ -240,8 +249,25 @@ def read_rgb(source, name) -> np.ndarray:
                 f"{name}: expected an RGB colour image, found mode {image.mode!r}. "
                 "Use the data set's original colour photographs."
             )
-        rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
-    return rgb / np.float32(255.0)
+        rgb = np.asarray(image.convert("RGB"))
+    return rgb if eight_bit else as_float(rgb)
+
+
+def as_float(images) -> np.ndarray:
+    """Images as ``float32`` in [0, 1]: 8-bit (``uint8``) pixels divided by 255, others as they are.
+
+    Explained in ``book/07_your_own_data.ipynb``. A split read with
+    ``eight_bit`` keeps its photographs' 8-bit pixels (a quarter of the memory
+    of ``float32``); whatever needs numbers, the model above all, takes them
+    through this function, which gives exactly what :func:`read_rgb` gives.
+
+    >>> as_float(np.array([0, 51, 255], np.uint8)).tolist()
+    [0.0, 0.20000000298023224, 1.0]
+    """
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255.0)
+    return images
 
 
 def read_binary(source, name, shape=None, *, threshold: int | None = None) -> np.ndarray:
@@ -263,7 +289,8 @@ def read_binary(source, name, shape=None, *, threshold: int | None = None) -> np
     if threshold is not None:
         _check_shape(grey, shape, name)
         return grey >= threshold
-    levels = np.unique(grey)
+    # Which of the 256 grey levels occur: a count, not np.unique's sort of every pixel.
+    levels = np.flatnonzero(np.bincount(grey.ravel(), minlength=256)).astype(grey.dtype)
     if levels.size > 2:
         raise DataError(
             f"{name}: expected a binary mask (two levels), found {levels.size} "
@@ -331,7 +358,7 @@ def at_scale(
         second = None if one.vessels_2nd is None else _annotation(rescale, one.vessels_2nd[0])
         parts.append(
             one_image(
-                rescale.to_model(one.images[0]),
+                rescale.to_model(as_float(one.images[0])),
                 _annotation(rescale, one.vessels[0]),
                 rescale.mask_to_model(one.fov[0]),
                 one.ids[0],

@@ -8,7 +8,7 @@ from fake_drive import SHAPE
 from fake_drive import write_image as _write_image
 from PIL import Image
 
-from retina_tutorial import config, data, drive
+from retina_tutorial import config, data, drive, splits
 
 
 def _zip_folder(folder, archive_path, prefix="DRIVE/"):
@@ -209,3 +209,61 @@ def test_image_of_another_size_is_named(fake_drive):
         match=r"25_training\.tif: size \(6, 6\) differs from training/images/21_training\.tif",
     ):
         data.load_drive(fake_drive)
+
+
+def test_eight_bit_pixels_give_exactly_the_float_image(tmp_path):
+    # All 256 levels in each channel: as_float must give read_rgb's float32, bit for bit.
+    levels = np.arange(256, dtype=np.uint8)
+    pixels = np.stack([levels, levels[::-1], np.roll(levels, 7)], axis=-1).reshape(16, 16, 3)
+    file = tmp_path / "photo.png"
+    Image.fromarray(pixels).save(file)
+    eight_bit = data.read_rgb(file, "photo.png", eight_bit=True)
+    assert eight_bit.dtype == np.uint8
+    np.testing.assert_array_equal(eight_bit, pixels)
+    as_float = splits.as_float(eight_bit)
+    expected = data.read_rgb(file, "photo.png")
+    assert as_float.dtype == expected.dtype == np.float32
+    assert np.array_equal(as_float.view(np.uint32), expected.view(np.uint32))
+
+
+def test_a_stack_of_eight_bit_images_stays_eight_bit_and_a_mixed_one_is_float():
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    large = rng.integers(0, 256, (6, 3, 3), dtype=np.uint8)
+    masks = [np.ones(image.shape[:2], bool) for image in (small, large)]
+    parts = [
+        splits.one_image(image, m, m, str(i))
+        for i, (image, m) in enumerate(zip((small, large), masks))
+    ]
+    stacked = splits.stack(parts)
+    assert stacked.images.dtype == np.uint8 and stacked.images.shape == (2, 6, 5, 3)
+    np.testing.assert_array_equal(stacked.image(1).images[0], large)
+    mixed = splits.stack([parts[0], splits.one_image(splits.as_float(large), *masks[1:] * 2, "1")])
+    assert mixed.images.dtype == np.float32
+    np.testing.assert_array_equal(mixed.image(0).images[0], splits.as_float(small))
+
+
+@pytest.mark.parametrize("levels, expected", [((0, 200), None), ((90,), False), ((200,), True)])
+def test_a_mask_of_one_or_two_levels_is_read(tmp_path, levels, expected):
+    truth = np.zeros(SHAPE, bool)
+    truth[3:7, 2:5] = len(levels) == 2
+    file = tmp_path / "mask.png"
+    Image.fromarray(np.where(truth, levels[-1], levels[0]).astype(np.uint8)).save(file)
+    read = data.read_binary(file, "mask.png", SHAPE)
+    np.testing.assert_array_equal(read, truth if expected is None else np.full(SHAPE, expected))
+
+
+def test_a_mask_of_three_levels_is_refused_naming_them(tmp_path):
+    grey = np.zeros(SHAPE, np.uint8)
+    grey[1, 1], grey[2, 2] = 128, 255
+    file = tmp_path / "mask.png"
+    Image.fromarray(grey).save(file)
+    with pytest.raises(data.DataError, match=r"mask.png: expected a binary mask .* found 3 grey"):
+        data.read_binary(file, "mask.png", SHAPE)
+
+
+def test_load_dataset_keeps_only_the_splits_asked_for(fake_drive):
+    dataset = data.load_dataset(fake_drive, splits=("validation", "test"), verbose=False)
+    whole = data.load_dataset(fake_drive, verbose=False)
+    assert len(dataset.train) == 0 and dataset.test.ids == whole.test.ids
+    np.testing.assert_array_equal(dataset.validation.images, whole.validation.images)

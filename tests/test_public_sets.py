@@ -312,3 +312,34 @@ def test_csv_keeps_a_patient_in_one_split_and_reads_a_second_annotation(tmp_path
         (folder / "own.csv").write_text("\n".join([*rows[:-1], "6.png,6_v.png,,test,a"]) + "\n")
         with pytest.raises(data.DataError, match=r"row 8: patient 'a' is in test, but row 2"):
             public_sets.load_csv(folder / "own.csv")
+
+
+@pytest.mark.parametrize("kind", EXPECTED)
+def test_evaluation_reads_only_validation_and_test_in_eight_bits(loaded, fake_sets, kind):
+    whole = loaded[kind]
+    dataset = data.load_dataset(
+        fake_sets[kind], splits=("validation", "test"), eight_bit=True, verbose=False
+    )
+    assert len(dataset.train) == 0
+    for name in ("validation", "test"):
+        part, expected = getattr(dataset, name), getattr(whole, name)
+        assert part.ids == expected.ids and part.images.dtype == np.uint8
+        # The model sees the very float32 values a full load gives.
+        assert np.array_equal(splits.as_float(part.images), expected.images)
+        np.testing.assert_array_equal(part.vessels, expected.vessels)
+        np.testing.assert_array_equal(part.fov, expected.fov)
+
+
+def test_training_rows_left_out_are_checked_but_not_read(tmp_path):
+    csv_file = fakes.make_csv(tmp_path / "own")
+    lines = csv_file.read_text().splitlines()
+    lines[3] = lines[3].replace(",train", ",validation")  # eye2 validates
+    (tmp_path / "own" / "photos" / "eye1.png").write_bytes(b"not a picture")
+    csv_file.write_text("\n".join(lines) + "\n")
+    dataset = data.load_dataset(csv_file, splits=("validation", "test"), verbose=False)
+    assert len(dataset.train) == 0 and dataset.validation.ids == ("eye2",)
+    with pytest.raises(data.DataError, match=r"row 3: .*eye1\.png: cannot be read"):
+        data.load_dataset(csv_file, verbose=False)
+    (tmp_path / "own" / "photos" / "eye1.png").unlink()
+    with pytest.raises(data.DataError, match=r"row 3: .*eye1\.png is missing"):
+        data.load_dataset(csv_file, splits=("validation", "test"), verbose=False)
