@@ -377,9 +377,11 @@ class SortedPixels:
                 "truth must hold both vessel and background pixels inside the FOV to draw "
                 "ROC and precision-recall curves."
             )
-        everything = self._merged()
-        top, pixels = everything[-1], everything.size
-        # Quantiles depend only on the values, not their order: this array is ours to reorder.
+        top = max(positives[-1], negatives[-1])
+        # Quantiles depend only on the values, not their order: no merge sort, and this
+        # copy is ours for np.quantile to reorder in place.
+        everything = np.concatenate([positives, negatives])
+        pixels = everything.size
         quantiles = np.quantile(everything, np.linspace(0.0, 1.0, points), overwrite_input=True)
         del everything
         thresholds = np.unique(np.concatenate([quantiles, [np.nextafter(top, np.inf)]]))
