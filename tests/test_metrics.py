@@ -341,6 +341,28 @@ def test_the_threshold_and_curves_from_sorted_pixels_match_a_plain_computation()
     assert curves["pixels"] == values.size and curves["prevalence"] == labels.mean()
 
 
+@pytest.mark.parametrize("points", [2, 3, 50, 2000])
+@pytest.mark.parametrize("seed", [10, 11])
+def test_curve_thresholds_are_numpys_quantiles_of_the_pooled_pixels_exactly(points, seed):
+    # Read from the two sorted runs without joining them, yet bit for bit np.quantile's.
+    probabilities, truth, fov = _tied_stack(np.random.default_rng(seed))
+    values = probabilities[fov].astype(np.float32)
+    curves = metrics.roc_pr_curves(probabilities, truth, fov, points=points)
+    quantiles = np.quantile(values, np.linspace(0.0, 1.0, points))
+    top = np.nextafter(values.max(), np.float32(np.inf))
+    expected = np.unique(np.concatenate([quantiles, [top]]))[::-1]
+    np.testing.assert_array_equal(curves["thresholds"], expected)
+
+
+def test_curves_of_a_single_vessel_pixel_among_many():
+    truth = np.zeros((1, 40), bool)
+    truth[0, 7] = True
+    probabilities = np.linspace(0.0, 1.0, 40)[None]
+    curves = metrics.roc_pr_curves(probabilities, truth, np.ones_like(truth), points=9)
+    quantiles = np.quantile(probabilities.astype(np.float32), np.linspace(0.0, 1.0, 9))
+    assert set(quantiles.tolist()) <= set(curves["thresholds"].tolist())
+
+
 def _counts(predicted, labels):
     tp = int(np.count_nonzero(predicted & labels))
     fp = int(np.count_nonzero(predicted & ~labels))
