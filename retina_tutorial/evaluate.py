@@ -110,6 +110,9 @@ class EvaluationReport:
         The same for the validation maps, which chose the threshold.
     intervals : dict or None
         :func:`confidence_intervals` at ``threshold``.
+    curves : dict or None
+        :func:`retina_tutorial.metrics.roc_pr_curves` of the test maps, from
+        the same sort as the pooled metrics.
     """
 
     threshold: float
@@ -137,6 +140,7 @@ class EvaluationReport:
     calibration: dict | None = None
     intervals: dict | None = None
     validation_calibration: dict | None = None
+    curves: dict | None = None
 
     def __repr__(self) -> str:
         return (
@@ -307,6 +311,7 @@ def evaluate_maps(
 
     pixels = metrics.sort_pixels(test, split.vessels, split.fov, each=per_image)
     test_at_half, test_at_threshold = pixels.metrics(0.5), pixels.metrics(threshold)
+    curves = pixels.curves()  # for the report's figure, which need not sort them again
     del pixels
     tallies = _test_tallies(test, split, threshold, at_half=True)
     has_second = split.vessels_2nd is not None
@@ -340,6 +345,7 @@ def evaluate_maps(
         validation_calibration=calibration.reliability(
             validation, dataset.validation.vessels, dataset.validation.fov
         ),
+        curves=curves,
     )
 
 

@@ -76,7 +76,47 @@ def plot_roc_pr(
     Figure
     """
     pixels = metrics.sort_pixels(probabilities, truth, fov)  # one sort for curves and points
-    curves = pixels.curves()
+    return plot_curves(
+        pixels.curves(),
+        {threshold: pixels.metrics(threshold) for threshold in operating_points},
+        images=1 if np.ndim(probabilities) == 2 else np.shape(probabilities)[0],
+        second_observer=second_observer,
+        label=label,
+    )
+
+
+def plot_curves(
+    curves: dict,
+    points: dict | None = None,
+    *,
+    images: int,
+    second_observer: dict | None = None,
+    label: str = "U-Net",
+) -> Figure:
+    """:func:`plot_roc_pr` from curves and points already measured.
+
+    Explained in ``book/05_evaluation.ipynb``. The report draws its figure
+    this way from what the evaluation measured, without sorting the pixels
+    again.
+
+    Parameters
+    ----------
+    curves : dict
+        From :func:`retina_tutorial.metrics.roc_pr_curves` (or
+        :meth:`retina_tutorial.metrics.SortedPixels.curves`).
+    points : dict, optional
+        Threshold -> :func:`retina_tutorial.metrics.pixel_metrics` at it,
+        each marked on both curves.
+    images : int
+        How many images the pixels came from, for the title.
+    second_observer : dict, optional
+    label : str
+
+    Returns
+    -------
+    Figure
+    """
+    points = points or {}
     figure = Figure(figsize=(9, 4.5), dpi=DPI, layout="constrained")
     roc, pr = figure.subplots(1, 2)
 
@@ -103,8 +143,7 @@ def plot_roc_pr(
         linewidth=2,
         label=f"{label} (AP = {curves['pr_auc']:.4f})",
     )
-    for threshold, marker in zip(operating_points, "osv^<>"):
-        point = pixels.metrics(threshold)
+    for (threshold, point), marker in zip(points.items(), "osv^<>"):
         style = dict(
             color="#0072B2",
             marker=marker,
@@ -154,9 +193,8 @@ def plot_roc_pr(
     pr.legend(loc="lower left", fontsize=9)
     for axes in (roc, pr):
         axes.grid(alpha=0.3)
-    count = 1 if np.ndim(probabilities) == 2 else np.shape(probabilities)[0]
     figure.suptitle(
-        f"Vessel detection inside the field of view: {count} image{'s' if count != 1 else ''}, "
+        f"Vessel detection inside the field of view: {images} image{'s' if images != 1 else ''}, "
         f"{curves['pixels']:,} pixels"
     )
     return figure

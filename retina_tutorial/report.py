@@ -142,11 +142,20 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
     # Drawn and saved one at a time: figures of a large photograph are drawn pixel for
     # pixel, and holding all seven at once took a gigabyte.
     figures = {
-        "roc_pr.png": lambda: plotting.plot_roc_pr(
-            report.test_probabilities,
-            split.vessels,
-            split.fov,
-            second_observer=report.second_observer,
+        "roc_pr.png": lambda: (
+            plotting.plot_roc_pr(
+                report.test_probabilities,
+                split.vessels,
+                split.fov,
+                second_observer=report.second_observer,
+            )
+            if report.curves is None
+            else plotting.plot_curves(  # measured by the evaluation: no second sort
+                report.curves,
+                {0.5: report.test_at_half},
+                images=len(split),
+                second_observer=report.second_observer,
+            )
         ),
         "per_image_f1.png": lambda: plotting.plot_per_image(
             tuned,

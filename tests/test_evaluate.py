@@ -183,6 +183,10 @@ def test_evaluate_maps_shares_one_pass_but_gives_what_each_function_gives():
     )
     assert _same(report.calibration, calibration.reliability(test, split.vessels, split.fov))
     assert _same(report.intervals, evaluate.confidence_intervals(test, split, threshold))
+    curves = metrics.roc_pr_curves(test, split.vessels, split.fov)
+    assert report.curves.keys() == curves.keys()
+    for name, values in curves.items():
+        np.testing.assert_array_equal(report.curves[name], values, err_msg=name)
 
 
 def _same(first: dict, second: dict) -> bool:

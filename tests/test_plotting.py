@@ -57,6 +57,20 @@ def test_roc_pr_legend_and_second_observer(example):
     assert _png(figure).shape[2] == 3
 
 
+def test_curves_measured_once_draw_the_same_figure(example):
+    _image, truth, probabilities, fov = example
+    second = {"sensitivity": 0.77, "specificity": 0.97, "precision": 0.8, "f1": 0.79}
+    drawn = plotting.plot_roc_pr(probabilities, truth, fov, second_observer=second)
+    again = plotting.plot_curves(
+        metrics.roc_pr_curves(probabilities, truth, fov),
+        {0.5: metrics.pixel_metrics(probabilities, truth, fov, 0.5)},
+        images=1,
+        second_observer=second,
+    )
+    assert _texts(again) == _texts(drawn)
+    np.testing.assert_array_equal(_png(again), _png(drawn))
+
+
 def test_triptych_is_at_native_resolution(example):
     image, truth, probabilities, fov = example
     figure = plotting.plot_triptych(image, truth, probabilities, fov=fov, image_id="07")
