@@ -8,7 +8,9 @@ in scripts, on headless machines (no display needed) and in notebooks, where
 a returned figure is drawn once. Save one with ``figure.savefig("name.png")``.
 
 Images are drawn at their native resolution (one image pixel per screen
-pixel at the figure's 100 dpi), so thin vessels are neither blurred nor lost.
+pixel at the figure's 100 dpi), so thin vessels are neither blurred nor lost;
+the image figures take ``shrink`` to draw a large photograph smaller, each
+block of pixels as their mean, after measuring it whole.
 Colours for true positives, false positives and false negatives come from
 the Okabe-Ito palette, which stays distinguishable with the common forms of
 colour blindness.
@@ -200,7 +202,7 @@ def plot_curves(
     return figure
 
 
-def plot_triptych(image, truth, probabilities, *, fov=None, image_id=None) -> Figure:
+def plot_triptych(image, truth, probabilities, *, fov=None, image_id=None, shrink=1) -> Figure:
     """Photograph, 1st manual annotation and prediction side by side, 1:1 pixels.
 
     Explained in ``book/05_evaluation.ipynb``.
@@ -217,16 +219,21 @@ def plot_triptych(image, truth, probabilities, *, fov=None, image_id=None) -> Fi
         Outside it the prediction is drawn black, like the annotation.
     image_id : str, optional
         Named in the title.
+    shrink : int
+        Draw each ``shrink`` x ``shrink`` block of pixels as one, their mean
+        (1: native resolution). Only the drawing is smaller: everything is
+        measured on the full image.
     """
     image, truth, probabilities, fov = _check_one(image, truth, probabilities, fov)
+    shrink = _check_shrink(shrink)
     shown = np.where(fov, probabilities, 0.0)
     panels = [
-        (image, None, "Photograph"),
-        (truth, "gray", "Vessels, 1st observer (truth)"),
-        (shown, "gray", "Predicted probability (white = 1)"),
+        (_shrink(image, shrink), None, "Photograph"),
+        (_shrink(truth, shrink), "gray", "Vessels, 1st observer (truth)"),
+        (_shrink(shown, shrink), "gray", "Predicted probability (white = 1)"),
     ]
     figure, axes, text = _native_grid(
-        image.shape[:2], 1, 3, title=_title("photograph, truth and prediction", image_id)
+        panels[0][0].shape[:2], 1, 3, title=_title("photograph, truth and prediction", image_id)
     )
     for ax, (picture, cmap, title) in zip(axes[0], panels):
         ax.imshow(picture, cmap=cmap, vmin=0, vmax=1, interpolation="none")
@@ -243,6 +250,7 @@ def plot_error_overlay(
     threshold: float = 0.5,
     image_id=None,
     show_binary: bool = False,
+    shrink: int = 1,
 ) -> Figure:
     """Where the segmentation agrees with the 1st manual, and where it errs.
 
@@ -264,8 +272,13 @@ def plot_error_overlay(
     image_id : str, optional
     show_binary : bool
         Also show the binary segmentation itself, left of the overlay.
+    shrink : int
+        Draw each ``shrink`` x ``shrink`` block of pixels as one, their mean
+        (1: native resolution). Only the drawing is smaller: everything is
+        measured on the full image.
     """
     threshold = metrics.check_threshold(threshold)
+    shrink = _check_shrink(shrink)
     image, truth, prediction, fov = _check_one(image, truth, prediction, fov)
     predicted = prediction >= threshold
     counts = {
@@ -278,8 +291,9 @@ def plot_error_overlay(
     overlay = np.repeat(np.where(fov, grey, 0.05)[..., None], 3, axis=2)
     for key, where in counts.items():
         overlay[where] = _rgb(COLOURS[key])
+    overlay = _shrink(overlay, shrink)
     figure, axes, text = _native_grid(
-        image.shape[:2],
+        overlay.shape[:2],
         1,
         2 if show_binary else 1,
         legend_width=250,
@@ -288,7 +302,9 @@ def plot_error_overlay(
     )
     if show_binary:
         binary_ax = axes[0][0]
-        binary_ax.imshow(predicted & fov, cmap="gray", vmin=0, vmax=1, interpolation="none")
+        binary_ax.imshow(
+            _shrink(predicted & fov, shrink), cmap="gray", vmin=0, vmax=1, interpolation="none"
+        )
         binary_ax.set_title(f"Segmentation: vessel where p ≥ {threshold:.2f}", fontsize=11 * text)
         axes[0][1].set_title("Errors against the 1st observer", fontsize=11 * text)
     ax = axes[0][-1]
@@ -316,7 +332,7 @@ def plot_error_overlay(
     return figure
 
 
-def plot_probability_map(probabilities, *, fov=None, image_id=None) -> Figure:
+def plot_probability_map(probabilities, *, fov=None, image_id=None, shrink=1) -> Figure:
     """Predicted vessel probability with a colour bar, 1:1 pixels.
 
     Explained in ``book/05_evaluation.ipynb``.
@@ -328,6 +344,10 @@ def plot_probability_map(probabilities, *, fov=None, image_id=None) -> Figure:
     fov : (H, W) bool ndarray, optional
         Pixels outside it are drawn in grey (not evaluated).
     image_id : str, optional
+    shrink : int
+        Draw each ``shrink`` x ``shrink`` block of pixels as one, their mean
+        (1: native resolution). Only the drawing is smaller: everything is
+        measured on the full image.
     """
     return _map_figure(
         probabilities,
@@ -335,6 +355,7 @@ def plot_probability_map(probabilities, *, fov=None, image_id=None) -> Figure:
         title=_title("predicted vessel probability", image_id),
         label="Vessel probability (0 = background, 1 = vessel)",
         vmax=1.0,
+        shrink=_check_shrink(shrink),
     )
 
 
@@ -404,7 +425,7 @@ def plot_reliability(reliability: dict, *, title: str | None = None) -> Figure:
     return figure
 
 
-def plot_tree_breaks(truth, prediction, *, fov=None, image_id=None) -> Figure:
+def plot_tree_breaks(truth, prediction, *, fov=None, image_id=None, shrink=1) -> Figure:
     """Where the predicted vessel tree breaks, whole and magnified 4 times.
 
     Explained in ``book/05_evaluation.ipynb``.
@@ -420,7 +441,12 @@ def plot_tree_breaks(truth, prediction, *, fov=None, image_id=None) -> Figure:
         The 1st annotation and the model's binary map.
     fov : (H, W) bool ndarray, optional
     image_id : str, optional
+    shrink : int
+        Draw each ``shrink`` x ``shrink`` block of pixels as one, their mean
+        (1: native resolution). Only the drawing is smaller: everything is
+        measured on the full image.
     """
+    shrink = _check_shrink(shrink)
     truth = metrics.check_binary(truth, "truth")
     prediction = metrics.check_binary(prediction, "prediction")
     fov = np.ones(truth.shape, bool) if fov is None else metrics.check_binary(fov, "fov")
@@ -447,8 +473,9 @@ def plot_tree_breaks(truth, prediction, *, fov=None, image_id=None) -> Figure:
     window = picture[top : top + crop_h, left : left + crop_w]
     zoom = np.full_like(picture, 0.03)
     zoom[: 4 * window.shape[0], : 4 * window.shape[1]] = window.repeat(4, 0).repeat(4, 1)
+    picture, zoom = _shrink(picture, shrink), _shrink(zoom, shrink)
     figure, axes, text = _native_grid(
-        truth.shape,
+        picture.shape[:2],
         1,
         2,
         legend_width=0,
@@ -459,7 +486,12 @@ def plot_tree_breaks(truth, prediction, *, fov=None, image_id=None) -> Figure:
     axes[0][0].imshow(picture, interpolation="none")
     axes[0][0].add_patch(
         matplotlib.patches.Rectangle(
-            (left - 0.5, top - 0.5), crop_w, crop_h, fill=False, edgecolor="white", linewidth=1.5
+            (left / shrink - 0.5, top / shrink - 0.5),
+            crop_w / shrink,
+            crop_h / shrink,
+            fill=False,
+            edgecolor="white",
+            linewidth=1.5,
         )
     )
     axes[0][0].set_title("Whole image", fontsize=11 * text)
@@ -752,6 +784,33 @@ def _rgb(colour: str) -> np.ndarray:
     return np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
 
 
+def _check_shrink(shrink) -> int:
+    if isinstance(shrink, bool) or not isinstance(shrink, (int, np.integer)) or shrink < 1:
+        raise ValueError(f"shrink must be a positive integer, got {shrink!r}.")
+    return int(shrink)
+
+
+def _shrink(picture, factor: int) -> np.ndarray:
+    """Each ``factor`` x ``factor`` block of an (H, W) or (H, W, C) picture as its mean.
+
+    Blocks at the right and bottom edges may be narrower; they are the mean
+    of the pixels they hold.
+
+    >>> _shrink(np.array([[0, 1, 1], [1, 0, 1]]), 2).tolist()
+    [[0.5, 1.0]]
+    """
+    picture = np.asarray(picture)
+    if factor == 1:
+        return picture
+    height, width = picture.shape[:2]
+    rows, columns = np.arange(0, height, factor), np.arange(0, width, factor)
+    sums = np.add.reduceat(
+        np.add.reduceat(picture, rows, axis=0, dtype=np.float64), columns, axis=1
+    )
+    counts = np.outer(np.diff(rows, append=height), np.diff(columns, append=width))
+    return (sums / counts.reshape(counts.shape + (1,) * (picture.ndim - 2))).astype(np.float32)
+
+
 def _check_one(image, truth, prediction, fov):
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
@@ -803,14 +862,19 @@ def _native_grid(shape, rows, columns, *, title, legend_width=0, gap=12, header=
     return figure, axes, text
 
 
-def _map_figure(values, fov, *, title: str, label: str, vmax: float) -> Figure:
-    """One map at 1:1 pixels with a colour bar; grey outside the FOV."""
+def _map_figure(values, fov, *, title: str, label: str, vmax: float, shrink: int = 1) -> Figure:
+    """One map at 1:1 pixels (or ``shrink`` times smaller), a colour bar, grey outside the FOV."""
     values = np.asarray(values, dtype=np.float32)
     if values.ndim != 2:
         raise ValueError(f"the map must be (H, W), got shape {values.shape}.")
     fov = np.ones(values.shape, bool) if fov is None else metrics.check_binary(fov, "fov")
     if fov.shape != values.shape:
         raise ValueError(f"shapes differ: map {values.shape}, fov {fov.shape}.")
+    if shrink > 1:  # each block: the mean inside the FOV; outside where it has no FOV pixel
+        inside = _shrink(fov, shrink)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = _shrink(np.where(fov, values, 0.0), shrink) / inside
+        fov = inside > 0
     figure, axes, text = _native_grid(values.shape, 1, 1, legend_width=220, header=0, title=title)
     ax = axes[0][0]
     shown = np.ma.masked_array(values, mask=~fov)

@@ -22,6 +22,12 @@ import numpy as np
 import retina_tutorial
 from retina_tutorial import evaluate, inference, metrics, plotting, splits
 
+#: The longest side, in pixels, the report draws a test image at. A larger
+#: photograph is drawn shrunk by the smallest whole factor that fits (HRF's
+#: 3504 x 2336 at half size: the figures of one drawn whole took more than a
+#: gigabyte); DRIVE's, STARE's and CHASE_DB1's are drawn at their own size.
+FIGURE_PIXELS = 2000
+
 
 def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None) -> Path:
     """Write metrics, per-image rows, figures and probability maps to ``out_dir``.
@@ -48,7 +54,8 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
     ``figures/*.png``
         ROC/PR curves, per-image F1, the reliability diagram, and for the
         median-F1 test image the triptych, error overlay, probability map
-        and where its vessel tree breaks.
+        and where its vessel tree breaks (at the image's own size up to
+        :data:`FIGURE_PIXELS`, shrunk beyond it).
     ``probabilities/<id>_test.png``
         16-bit greyscale PNG per test image at native resolution: value =
         round(65535 x probability) inside the FOV and 0 outside it, as
@@ -139,6 +146,7 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
     median_map = report.test_probabilities[median, :height, :width]
     median_image = split.image(median)
     photograph = splits.as_float(median_image.images[0])  # a split may keep 8-bit pixels
+    shrink = math.ceil(max(height, width) / FIGURE_PIXELS)
     # Drawn and saved one at a time: figures of a large photograph are drawn pixel for
     # pixel, and holding all seven at once took a gigabyte.
     figures = {
@@ -169,6 +177,7 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
             median_map,
             fov=median_image.fov[0],
             image_id=name,
+            shrink=shrink,
         ),
         f"errors_{name}.png": lambda: plotting.plot_error_overlay(
             photograph,
@@ -177,9 +186,10 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
             fov=median_image.fov[0],
             threshold=report.threshold,
             image_id=name,
+            shrink=shrink,
         ),
         f"probability_{name}.png": lambda: plotting.plot_probability_map(
-            median_map, fov=median_image.fov[0], image_id=name
+            median_map, fov=median_image.fov[0], image_id=name, shrink=shrink
         ),
         "reliability.png": lambda: plotting.plot_reliability(
             {"validation": report.validation_calibration, "test": report.calibration}
@@ -191,6 +201,7 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
             median_map >= report.threshold,
             fov=median_image.fov[0],
             image_id=name,
+            shrink=shrink,
         ),
     }
     for file_name, draw in figures.items():

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retina_tutorial import calibration, data, evaluate, metrics, scale, topology
+from retina_tutorial import calibration, data, evaluate, metrics, plotting, scale, topology
+from retina_tutorial import report as report_module
 from retina_tutorial.report import write_report
 
 
@@ -111,6 +112,22 @@ def test_evaluate_maps_and_write_report(tmp_path):
     np.testing.assert_allclose(
         levels[fov] / 65535, report.test_probabilities[0][fov], atol=1 / 65535
     )
+
+
+def test_the_report_draws_images_larger_than_its_limit_shrunk(tmp_path, monkeypatch):
+    report = _evaluate_green(_fake_dataset(np.random.default_rng(0)))
+    sizes = {}
+    for limit in (100, 5):  # the test images are 12 x 10: whole, then shrunk 3 times
+        monkeypatch.setattr(report_module, "FIGURE_PIXELS", limit)
+        write_report(report, tmp_path / str(limit))
+        for path in (tmp_path / str(limit) / "figures").glob("probability_*.png"):
+            with Image.open(path) as png:
+                sizes[limit] = png.size
+    assert sizes[5][0] < sizes[100][0]
+    figure = plotting.plot_probability_map(
+        report.test_probabilities[0, :12, :10], fov=report.test.fov[0], shrink=3
+    )
+    assert figure.get_size_inches()[0] * plotting.DPI == pytest.approx(sizes[5][0], abs=1)
 
 
 def test_metrics_json_has_intervals_calibration_and_topology(tmp_path):

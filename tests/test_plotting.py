@@ -133,6 +133,37 @@ def test_probability_map_has_labelled_colour_bar(example):
     assert np.ma.getmaskarray(picture)[~fov].all()
 
 
+def test_shrunk_figures_are_measured_whole_and_drawn_block_by_block(example):
+    image, truth, probabilities, fov = example
+    small = (-(-SHAPE[0] // 3), -(-SHAPE[1] // 3))  # the edge blocks are narrower
+    figure = plotting.plot_triptych(image, truth, probabilities, fov=fov, shrink=3)
+    for ax in figure.axes:
+        assert (round(ax.bbox.width), round(ax.bbox.height)) == (small[1], small[0])
+    truth_drawn = figure.axes[1].get_images()[0].get_array()
+    assert truth_drawn[0, 0] == pytest.approx(truth[:3, :3].mean())
+    assert truth_drawn[-1, -1] == pytest.approx(
+        truth[-(SHAPE[0] % 3 or 3) :, -(SHAPE[1] % 3 or 3) :].mean()
+    )
+    whole = plotting.plot_error_overlay(image, truth, probabilities, fov=fov)
+    shrunk = plotting.plot_error_overlay(image, truth, probabilities, fov=fov, shrink=3)
+    legend = [[t.get_text() for t in f.legends[0].get_texts()] for f in (whole, shrunk)]
+    assert legend[0] == legend[1]  # the counts are the full image's
+    overlay = shrunk.axes[0].get_images()[0].get_array()
+    full = whole.axes[0].get_images()[0].get_array()
+    np.testing.assert_allclose(overlay[1, 2], full[3:6, 6:9].mean(axis=(0, 1)), rtol=1e-6)
+    figure = plotting.plot_probability_map(probabilities, fov=fov, shrink=4)
+    drawn = figure.axes[0].get_images()[0].get_array()
+    assert drawn.shape == (SHAPE[0] // 4, SHAPE[1] // 4)
+    assert np.ma.getmaskarray(drawn)[0, 0] and not np.ma.getmaskarray(drawn)[1, 1]
+    block = np.s_[4:8, 4:8]
+    assert drawn[1, 1] == pytest.approx(probabilities[block][fov[block]].mean())
+    figure = plotting.plot_tree_breaks(truth, probabilities >= 0.5, fov=fov, shrink=2)
+    assert figure.axes[0].get_images()[0].get_array().shape[:2] == (SHAPE[0] // 2, SHAPE[1] // 2)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="shrink"):
+            plotting.plot_triptych(image, truth, probabilities, shrink=bad)
+
+
 def test_per_image_bars_with_reference():
     rows = [{"id": "01", "f1": 0.7}, {"id": "02", "f1": 0.8}]
     reference = [{"id": "02", "f1": 0.79}, {"id": "01", "f1": 0.81}]
