@@ -48,6 +48,7 @@ check every metric against scikit-learn's (``roc_auc_score``, ``average_precisio
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -345,7 +346,7 @@ class SortedPixels:
         threshold = check_threshold(threshold)
         if self.positives.size + self.negatives.size == 0:
             raise ValueError(_EMPTY_FOV)
-        result = _ranking_metrics(self.positives, self.negatives)
+        result = dict(self._ranking)
         result.update(from_counts(*_counts_at(self.positives, self.negatives, threshold)))
         result["threshold"] = threshold
         return _ordered(result)
@@ -397,8 +398,13 @@ class SortedPixels:
             "pixels": int(pixels),
             "prevalence": positives.size / pixels,
         }
-        result.update(_ranking_metrics(positives, negatives))
+        result.update(self._ranking)
         return result
+
+    @functools.cached_property
+    def _ranking(self) -> dict:
+        """ROC AUC and average precision: the same at every threshold, so computed once."""
+        return _ranking_metrics(self.positives, self.negatives)
 
     def _merged(self) -> np.ndarray:
         """Every pixel's probability, ascending (two sorted runs merged)."""
@@ -509,10 +515,11 @@ def sort_pixels(probabilities, truth, fov, *, each=None, name="probabilities") -
         negatives[at_negative : at_negative + image.negatives.size] = image.negatives
         at_positive += image.positives.size
         at_negative += image.negatives.size
-    # Sorted runs, one per image, are merged by the stable sort (timsort).
-    kind = "stable" if each is not None else None
-    positives.sort(kind=kind)
-    negatives.sort(kind=kind)
+    # In place, by numpy's default sort (vectorised where the CPU allows): faster than
+    # timsort's merge of the sorted runs each image leaves, and with no buffer of half
+    # the pixels. Equal numbers are indistinguishable, so any sort gives these arrays.
+    positives.sort()
+    negatives.sort()
     return SortedPixels(positives, negatives)
 
 
@@ -607,23 +614,42 @@ def _counts_at(positives, negatives, threshold):
     return tp, fp, positives.size - tp, negatives.size - fp
 
 
+#: Distinct probabilities whose terms :func:`_ranking_metrics` makes at once.
+_BLOCK = 1 << 20
+
+
 def _ranking_metrics(positives, negatives) -> dict:
     """ROC AUC (Mann-Whitney, ties half) and average precision from sorted arrays."""
     n_pos, n_neg = positives.size, negatives.size
     if n_pos == 0:
         return {"roc_auc": math.nan, "pr_auc": math.nan}
-    # Distinct vessel probabilities: the only thresholds where recall changes.
-    starts = np.flatnonzero(np.concatenate([[True], positives[1:] != positives[:-1]]))
-    values = positives[starts]
-    counts = np.diff(np.append(starts, n_pos))
-    tp = n_pos - starts
-    fp = n_neg - np.searchsorted(negatives, values, side="left")
-    pr_auc = float(np.sum(counts / n_pos * (tp / (tp + fp))))
+    # Distinct vessel probabilities: the only thresholds where recall changes. Each
+    # one's terms of the two sums are made a block of them at a time: on 27 HRF-size
+    # photographs there are millions, and whole-length temporaries took half a gigabyte.
+    new = np.empty(n_pos, bool)
+    new[0] = True
+    np.not_equal(positives[1:], positives[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    del new
+    precision_terms = np.empty(starts.size)
+    rank_terms = np.empty(starts.size)
+    for first in range(0, starts.size, _BLOCK):
+        block = starts[first : first + _BLOCK]
+        ends = starts[first + 1 : first + _BLOCK + 1]
+        counts = np.diff(block, append=ends[-1] if ends.size == block.size else n_pos)
+        values = positives[block]
+        below = np.searchsorted(negatives, values, side="left")
+        tp = n_pos - block
+        fp = n_neg - below
+        precision_terms[first : first + block.size] = counts / n_pos * (tp / (tp + fp))
+        if n_neg:
+            equal = np.searchsorted(negatives, values, side="right") - below.astype(np.float64)
+            rank_terms[first : first + block.size] = counts * (below + 0.5 * equal)
+    # Summed whole (NumPy's pairwise sum), as from whole-length arrays.
+    pr_auc = float(np.sum(precision_terms))
     if n_neg == 0:
         return {"roc_auc": math.nan, "pr_auc": pr_auc}
-    below = np.searchsorted(negatives, values, side="left").astype(np.float64)
-    equal = np.searchsorted(negatives, values, side="right") - below
-    roc_auc = float(np.sum(counts * (below + 0.5 * equal)) / (float(n_pos) * n_neg))
+    roc_auc = float(np.sum(rank_terms) / (float(n_pos) * n_neg))
     return {"roc_auc": roc_auc, "pr_auc": pr_auc}
 
 

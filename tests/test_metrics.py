@@ -363,6 +363,14 @@ def test_curves_of_a_single_vessel_pixel_among_many():
     assert set(quantiles.tolist()) <= set(curves["thresholds"].tolist())
 
 
+@pytest.mark.parametrize("block", [1, 2, 5])
+def test_auc_and_average_precision_do_not_depend_on_the_block_they_are_made_in(monkeypatch, block):
+    probabilities, truth, fov = _tied_stack(np.random.default_rng(12))
+    expected = metrics.pixel_metrics(probabilities, truth, fov)
+    monkeypatch.setattr(metrics, "_BLOCK", block)
+    assert metrics.pixel_metrics(probabilities, truth, fov) == expected  # bit for bit
+
+
 def _counts(predicted, labels):
     tp = int(np.count_nonzero(predicted & labels))
     fp = int(np.count_nonzero(predicted & ~labels))
