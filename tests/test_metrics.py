@@ -371,6 +371,24 @@ def test_auc_and_average_precision_do_not_depend_on_the_block_they_are_made_in(m
     assert metrics.pixel_metrics(probabilities, truth, fov) == expected  # bit for bit
 
 
+def test_thresholds_between_float32_values_count_as_a_float64_comparison_does():
+    # The sorted float32 pixels are searched for float32 thresholds (no float64 copy of
+    # them): each threshold rounded up to a float32, below which the same pixels lie.
+    rng = np.random.default_rng(13)
+    probabilities = rng.random((3, 20, 20)).astype(np.float32)
+    truth = rng.random(probabilities.shape) < 0.3
+    fov = np.ones_like(truth)
+    pixels = metrics.sort_pixels(probabilities, truth, fov)
+    values = probabilities.ravel().astype(np.float64)
+    picked = rng.choice(values, 20)
+    up = np.nextafter(picked.astype(np.float32), np.float32(2)).astype(np.float64)
+    for threshold in [*picked, *(picked + up) / 2, *np.nextafter(picked, 0.0), 0.0, 1.0]:
+        predicted = probabilities >= threshold  # NumPy compares float32 with a float in float64
+        expected = _counts(predicted[fov], truth[fov])
+        got = pixels.metrics(float(threshold))
+        assert (got["tp"], got["fp"], got["fn"], got["tn"]) == expected, threshold
+
+
 def _counts(predicted, labels):
     tp = int(np.count_nonzero(predicted & labels))
     fp = int(np.count_nonzero(predicted & ~labels))
