@@ -470,10 +470,11 @@ def plot_tree_breaks(truth, prediction, *, fov=None, image_id=None, shrink=1) ->
     height, width = truth.shape
     crop_h, crop_w = height // 4, width // 4
     top, left = closeups.densest_square(small, max(crop_h, crop_w))
-    window = picture[top : top + crop_h, left : left + crop_w]
-    zoom = np.full_like(picture, 0.03)
+    window = picture[top : top + crop_h, left : left + crop_w].copy()
+    shape, picture = picture.shape, _shrink(picture, shrink)  # the whole one drawn shrunk first
+    zoom = np.full(shape, 0.03)
     zoom[: 4 * window.shape[0], : 4 * window.shape[1]] = window.repeat(4, 0).repeat(4, 1)
-    picture, zoom = _shrink(picture, shrink), _shrink(zoom, shrink)
+    zoom = _shrink(zoom, shrink)
     figure, axes, text = _native_grid(
         picture.shape[:2],
         1,
