@@ -34,6 +34,9 @@ TIME_TO_QUALITY_FILE = WEIGHTS_DIR / "time_to_quality.csv"
 #: ``benchmarks/bench_scale.py --csv``: the shipped model on DRIVE's test
 #: images resized by 0.5, 1, 2 and 4, predicted as given and at its scale.
 SCALE_BENCHMARK_FILE = WEIGHTS_DIR / "bench_scale.csv"
+#: ``benchmarks/onnx_engines.py --csv``: the shipped model in Keras and in
+#: ONNX Runtime (fp32, fp16, int8) on DRIVE's test images, side by side.
+ONNX_BENCHMARK_FILE = WEIGHTS_DIR / "onnx_engines.csv"
 #: ``benchmarks/seed_runs.py --json``: the shipped model on another camera's
 #: test images, as it is and fine-tuned with three seeds (numbers only).
 TRANSFER_FILES = {
@@ -210,6 +213,41 @@ def scale_benchmark() -> list:
     numbers = ("roc_auc", "f1", "seconds_per_image", "resize_factor")
     return [
         {**row, "images": int(row["images"]), **{name: float(row[name]) for name in numbers}}
+        for row in rows
+    ]
+
+
+def onnx_benchmark() -> list:
+    """The shipped model's ONNX benchmark on DRIVE, one dict per engine.
+
+    Explained in ``book/06_going_further.ipynb``.
+
+    Returns
+    -------
+    list of dict
+        ``engine`` (``keras``, ``fp32``, ``fp16``, ``int8``), ``data``;
+        ``file_bytes``, ``pixels_flipped``, ``images``, ``cores`` (int);
+        ``seconds_per_image``, ``cpu_seconds_per_image``, ``speed_up`` (over
+        Keras), ``max_difference`` (from Keras's probabilities, inside the
+        FOV), ``threshold`` (chosen on the validation images), ``roc_auc``
+        and ``f1`` (pooled test, at that threshold) (float); empty when this
+        installation ships no benchmark.
+    """
+    if not ONNX_BENCHMARK_FILE.is_file():
+        return []
+    with ONNX_BENCHMARK_FILE.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    integers = ("file_bytes", "pixels_flipped", "images", "cores")
+    numbers = (
+        "seconds_per_image", "cpu_seconds_per_image", "speed_up", "max_difference",
+        "threshold", "roc_auc", "f1",
+    )  # fmt: skip
+    return [
+        {
+            **row,
+            **{name: int(row[name]) for name in integers},
+            **{name: float(row[name]) for name in numbers},
+        }
         for row in rows
     ]
 

@@ -243,3 +243,24 @@ def test_scale_benchmark_ships_and_agrees_with_the_report_at_factor_1():
         assert row["roc_auc"] == pytest.approx(report["roc_auc"], abs=1e-4)
         assert row["f1"] == pytest.approx(report["f1"], abs=1e-4)
     assert cases[("4", "at the model's scale")]["resize_factor"] == pytest.approx(0.25, abs=0.01)
+
+
+def test_onnx_benchmark_ships_with_the_model_and_the_card_states_it():
+    rows = {row["engine"]: row for row in pretrained.onnx_benchmark()}
+    assert list(rows) == ["keras", "fp32", "fp16", "int8"]
+    assert {row["data"] for row in rows.values()} == {"drive"}
+    keras_row = rows["keras"]
+    headline = json.loads(pretrained.REPORTS["without TTA"].read_text())["test"]
+    assert keras_row["roc_auc"] == pytest.approx(headline["threshold_validation"]["roc_auc"])
+    # Issue 27's bars, as measured when the model was exported.
+    assert rows["fp32"]["max_difference"] <= 1e-4
+    assert f"{rows['fp32']['roc_auc']:.4f}" == f"{keras_row['roc_auc']:.4f}"
+    assert f"{rows['fp32']['f1']:.4f}" == f"{keras_row['f1']:.4f}"
+    assert abs(rows["fp16"]["roc_auc"] - keras_row["roc_auc"]) <= 2e-4
+    assert rows["int8"]["roc_auc"] >= 0.9795 and rows["int8"]["f1"] >= 0.815
+    card = pretrained.MODEL_CARD.read_text()
+    for row in rows.values():
+        assert (
+            f"| {row['seconds_per_image']:.2f} | {row['speed_up']:.2f}× |" in card
+            and f"| {row['roc_auc']:.4f} | {row['f1']:.4f} |" in card
+        ), row["engine"]
