@@ -11,7 +11,7 @@ import importlib
 import warnings
 
 #: The release that removes the old names.
-REMOVED_IN = "0.8"
+REMOVED_IN = "0.9"
 
 
 def forwarder(module: str, moved: dict):
