@@ -161,15 +161,14 @@ def load(path, *, threads: int | None = None) -> OnnxModel:
     _check_signature(session, path)
     metadata = session.get_modelmeta().custom_metadata_map
     try:
-        info = json.loads(metadata[METADATA_KEY])
-        int(info["required_multiple"]), int(info["tile_overlap"])
+        return OnnxModel(session, path, json.loads(metadata[METADATA_KEY]))
     except (KeyError, ValueError, TypeError) as error:
         raise OnnxFileError(
-            f"{path} is an ONNX model but carries no '{METADATA_KEY}' metadata (its "
-            "side multiple, tile overlap and training scale), so it was not written by "
-            "this package. Export the .keras model with `retina-tutorial export`."
+            f"{path} is an ONNX model but carries no readable '{METADATA_KEY}' metadata "
+            f"(its side multiple, tile overlap and training scale: {error!r}), so it was "
+            "not written by this package. Export the .keras model with "
+            "`retina-tutorial export`."
         ) from error
-    return OnnxModel(session, path, info)
 
 
 def _usable_cores() -> int:

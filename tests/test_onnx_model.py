@@ -199,7 +199,8 @@ def _graph_file(path, *, input_shape=("N", "H", "W", 3), outputs=1, opset=17, me
         ("one channel", "not float32 RGB"),
         ("two outputs", "gives outputs"),
         ("newer opset", "needs a newer ONNX Runtime"),
-        ("no metadata", "carries no 'retina_tutorial' metadata"),
+        ("no metadata", "carries no readable 'retina_tutorial' metadata"),
+        ("bad scale", "carries no readable 'retina_tutorial' metadata"),
     ],
 )
 def test_bad_onnx_files_are_named_with_the_fix(exported, tmp_path, kind, message):
@@ -220,6 +221,12 @@ def test_bad_onnx_files_are_named_with_the_fix(exported, tmp_path, kind, message
     elif kind == "no metadata":
         graph = onnx.load(str(exported["fp32"]))
         del graph.metadata_props[:]
+        onnx.save(graph, str(path))
+    elif kind == "bad scale":
+        graph = onnx.load(str(exported["fp32"]))
+        info = json.loads(graph.metadata_props[0].value)
+        info["training_scale"]["fov_diameter"] = -1.0
+        graph.metadata_props[0].value = json.dumps(info)
         onnx.save(graph, str(path))
     with pytest.raises(inference.ModelFileError, match=message) as error:
         inference.load_model(path)
