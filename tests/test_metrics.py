@@ -1,6 +1,7 @@
 """Metrics: hand-made answers, edge cases, scikit-learn agreement, DRIVE's 2nd observer."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -283,8 +284,14 @@ def test_old_names_still_work_for_a_release_with_a_warning(old, new):
         module, name = path.split(".")
         return getattr(importlib.import_module(f"retina_tutorial.{module}"), name)
 
-    with pytest.warns(DeprecationWarning, match=rf"{old}.*retina_tutorial\.{new}.*0\.8"):
+    from retina_tutorial import __version__, deprecated
+
+    removal = re.escape(deprecated.REMOVED_IN)
+    with pytest.warns(DeprecationWarning, match=rf"{old}.*retina_tutorial\.{new}.*{removal}"):
         assert resolve(old) is resolve(new)
+    # The names go in the release the warning promises: not kept past it.
+    release = tuple(int(part) for part in __version__.split(".")[:2])
+    assert release < tuple(int(part) for part in deprecated.REMOVED_IN.split("."))
 
 
 def _tied_stack(rng, images=4, shape=(30, 40)):
