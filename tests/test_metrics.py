@@ -390,7 +390,9 @@ def test_thresholds_between_float32_values_count_as_a_float64_comparison_does():
     picked = rng.choice(values, 20)
     up = np.nextafter(picked.astype(np.float32), np.float32(2)).astype(np.float64)
     for threshold in [*picked, *(picked + up) / 2, *np.nextafter(picked, 0.0), 0.0, 1.0]:
-        predicted = probabilities >= threshold  # NumPy compares float32 with a float in float64
+        # The comparison in float64, as NumPy 2 makes it for a float64 threshold
+        # (NumPy 1.x would compare in float32).
+        predicted = probabilities.astype(np.float64) >= threshold
         expected = _counts(predicted[fov], truth[fov])
         got = pixels.metrics(float(threshold))
         assert (got["tp"], got["fp"], got["fn"], got["tn"]) == expected, threshold
