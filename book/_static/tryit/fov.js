@@ -121,31 +121,29 @@ function largestComponent(mask, height, width) {
 // Every row, then every column, filled between its first and last pixel set;
 // a pixel stays only where both fills have it.
 function fillSpans(mask, height, width) {
-  const rows = new Uint8Array(mask.length);
-  for (let y = 0; y < height; y++) {
-    let first = -1;
-    let last = -1;
-    for (let x = 0; x < width; x++) {
-      if (mask[y * width + x]) {
-        if (first < 0) first = x;
-        last = x;
-      }
-    }
-    for (let x = first; first >= 0 && x <= last; x++) rows[y * width + x] = 1;
-  }
+  const rows = filledAlong(mask, height, width, (y, x) => y * width + x);
+  const columns = filledAlong(mask, width, height, (x, y) => y * width + x);
   const out = new Uint8Array(mask.length);
-  for (let x = 0; x < width; x++) {
+  for (let i = 0; i < mask.length; i++) out[i] = rows[i] & columns[i];
+  return out;
+}
+
+// Each of `lines` lines of `length` pixels (pixel k of line n at index(n, k))
+// set from its first pixel set in `mask` to its last.
+function filledAlong(mask, lines, length, index) {
+  const filled = new Uint8Array(mask.length);
+  for (let line = 0; line < lines; line++) {
     let first = -1;
     let last = -1;
-    for (let y = 0; y < height; y++) {
-      if (mask[y * width + x]) {
-        if (first < 0) first = y;
-        last = y;
+    for (let k = 0; k < length; k++) {
+      if (mask[index(line, k)]) {
+        if (first < 0) first = k;
+        last = k;
       }
     }
-    for (let y = first; first >= 0 && y <= last; y++) out[y * width + x] = rows[y * width + x];
+    for (let k = first; first >= 0 && k <= last; k++) filled[index(line, k)] = 1;
   }
-  return out;
+  return filled;
 }
 
 /**
