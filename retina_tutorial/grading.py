@@ -430,20 +430,17 @@ def grade_assignment(
         for student in submitted:
             # One student at a time: a notebook nbgrader cannot run costs only its
             # own author, and what a run leaves behind is that author's.
-            running = _own_processes()
-            failure = _autograde(course_dir, assignment, student)
-            stray = _stray_processes(running)
-            if stray:
-                left_running[student] = stray
             graded = course_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
-            if failure or not graded.is_file():
+            with LeftRunning() as leftovers:
+                failure = _autograde(course_dir, assignment, student)
+            notebook = None if failure or not graded.is_file() else nbformat.read(graded, 4)
+            if notebook is None:
                 log.append(f"{student}: nbgrader autograde failed ({failure}); run by the kit")
-                notebook = _run_submission(course_dir, assignment, student, source, timeout)
-                stray = _stray_processes(running)
-                if stray:
-                    left_running.setdefault(student, []).extend(stray)
-            else:
-                notebook = nbformat.read(graded, as_version=4)
+                with LeftRunning() as more_leftovers:
+                    notebook = _run_submission(course_dir, assignment, student, source, timeout)
+                leftovers.commands += more_leftovers.commands
+            if leftovers.commands:
+                left_running[student] = leftovers.commands
             answers[student] = handed_in(notebook)  # read now: later runs cannot change it
             # Out of the later submissions' way: they run on the same variant.
             done = course_dir / "autograded" / student
@@ -544,92 +541,121 @@ def _autograde(course_dir: Path, assignment: str, student: str) -> str:
     return lines[-1][:300]
 
 
-def _own_processes() -> set:
-    """The ids of this user's running processes (Linux); empty where /proc is missing."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return set()
-    uid = os.getuid()
-    found = set()
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if entry.stat().st_uid == uid:
-                    found.add(int(entry.name))
-    return found
+class LeftRunning:
+    """Find and stop what the code run inside the block leaves running (Linux).
 
+    While the block runs, this process is the "child subreaper" of its
+    descendants (``prctl(PR_SET_CHILD_SUBREAPER)``): a program that a
+    notebook starts in the background, and whose parents end, is adopted by
+    this process instead of process 1. On leaving the block, every process
+    that descends from this one and did not before is such a leftover. A
+    kernel still shutting down gets ``grace`` seconds to end; the others are
+    killed, and the command lines of those that are not a Jupyter kernel are
+    kept in :attr:`commands`, for the audit. The user's other programs, and
+    whatever they start meanwhile, never descend from this process: they
+    are left alone. Where Linux's ``prctl`` is missing it finds nothing.
 
-def _stray_processes(before: set) -> list[str]:
-    """Kill this user's processes that a submission started and left running.
-
-    Any process of this user that was not running before the submission ran,
-    and is not this process or one of its children, is the submission's: a
-    program it started in the background, which could change the grading's
-    files. A kernel still shutting down gets three seconds to end. All are
-    killed; the command lines of those that are not a Jupyter kernel are
-    returned, for the audit.
+    Attributes
+    ----------
+    commands : list of str
+        The command lines killed on leaving the block, in process order.
     """
-    deadline = time.monotonic() + 3.0
-    while True:
-        ours = {os.getpid(), *_descendants(os.getpid())}
-        parents = _parents()
-        left = sorted(
-            pid
-            for pid in _own_processes() - before - ours
-            if _abandoned(pid, parents, before, ours)
-        )
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    stray = []
-    for pid in left:
-        with contextlib.suppress(OSError):
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
-            os.kill(pid, signal.SIGKILL)
-            text = command.decode(errors="replace")
-            if "ipykernel_launcher" not in text:
-                stray.append(text[:200] or f"process {pid}")
-    return stray
+
+    def __init__(self, grace: float = 3.0):
+        self.grace = grace
+        self.commands: list[str] = []
+        self._before: set = set()
+        self._previous: bool | None = None
+
+    def __enter__(self) -> LeftRunning:
+        self.commands = []
+        self._previous = _set_subreaper(True)
+        self._before = _descendants(os.getpid()) if self._previous is not None else set()
+        return self
+
+    def __exit__(self, *exc_info) -> bool:
+        if self._previous is None:
+            return False
+        try:
+            self.commands = self._stop_new()
+        finally:
+            _set_subreaper(self._previous)
+        return False
+
+    def _new(self) -> set:
+        """The live processes that descend from this one and did not before."""
+        _reap(self._before)
+        new = _descendants(os.getpid()) - self._before
+        return {pid for pid, (_, state) in _processes().items() if pid in new and state != "Z"}
+
+    def _stop_new(self) -> list[str]:
+        deadline = time.monotonic() + self.grace
+        left = self._new()
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = self._new()
+        commands = []
+        for _ in range(5):  # what a killed process started meanwhile is adopted too
+            if not left:
+                break
+            for pid in sorted(left):
+                with contextlib.suppress(OSError):
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    os.kill(pid, signal.SIGKILL)
+                    text = command.replace(b"\0", b" ").strip().decode(errors="replace")
+                    if "ipykernel_launcher" not in text:
+                        commands.append(text[:200] or f"process {pid}")
+            time.sleep(0.1)
+            left = self._new()
+        _reap(self._before)
+        return commands
 
 
-def _abandoned(pid: int, parents: dict, before: set, ours: set) -> bool:
-    """Whether a new process was left behind by a submission.
+def _set_subreaper(on: bool) -> bool | None:
+    """Make this process its descendants' subreaper or not; the previous setting.
 
-    A program a notebook starts in the background outlives the kernel and
-    is adopted by process 1 (or by a session's "subreaper", systemd); up its
-    line of new parents it reaches one of those. A process that one of your
-    running programs starts (a kernel of your Jupyter server, and its
-    children) reaches that program instead, and is left alone.
+    None where Linux's ``prctl`` is not available.
     """
-    seen = set()
-    while pid not in seen:
-        seen.add(pid)
-        parent = parents.get(pid)
-        if parent is None or parent in ours:
-            return False
-        if parent == 1:
-            return True
-        if parent in before:
-            with contextlib.suppress(OSError):
-                return b"systemd" in Path(f"/proc/{parent}/cmdline").read_bytes()
-            return False
-        pid = parent
-    return False
+    import ctypes
+
+    get_subreaper, set_subreaper = 37, 36  # PR_GET_/PR_SET_CHILD_SUBREAPER
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    previous = ctypes.c_int(0)
+    if prctl(get_subreaper, ctypes.byref(previous), 0, 0, 0) != 0:
+        return None
+    if prctl(set_subreaper, int(on), 0, 0, 0) != 0:
+        return None
+    return bool(previous.value)
 
 
-def _parents() -> dict:
-    """Process id -> its parent's id, for every process (Linux)."""
-    parents = {}
+def _reap(keep: set) -> None:
+    """Collect the exit status of this process's ended adopted children.
+
+    Children in ``keep`` were there before and belong to whoever started them.
+    """
+    me = os.getpid()
+    for pid, (parent, state) in _processes().items():
+        if parent == me and state == "Z" and pid not in keep:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def _processes() -> dict:
+    """Process id -> (its parent's id, its state letter), for every process (Linux)."""
+    found = {}
     for entry in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
             fields = entry.read_text().rsplit(")", 1)[1].split()
-            parents[int(entry.parent.name)] = int(fields[1])
-    return parents
+            found[int(entry.parent.name)] = (int(fields[1]), fields[0])
+    return found
 
 
 def _descendants(pid: int) -> set:
     children: dict = {}
-    for child, parent in _parents().items():
+    for child, (parent, _) in _processes().items():
         children.setdefault(parent, []).append(child)
     found, todo = set(), [pid]
     while todo:

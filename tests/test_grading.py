@@ -1,9 +1,12 @@
 """Grading a student's code cannot switch off: variants, handing in, the reference run."""
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -124,37 +127,65 @@ def test_only_the_exercises_own_test_cell_hands_in_its_answer():
     assert grading.handed_in(notebook) == {"01-ex1": grading.encode(0.5)}
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux's /proc")
+def _running(command: str) -> list[int]:
+    """The ids of the processes whose command line is ``command``."""
+    wanted = command.replace(" ", "\0").encode() + b"\0"
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if entry.read_bytes() == wanted:
+                found.append(int(entry.parent.name))
+    return found
+
+
+LINUX = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="grading finds leftovers on Linux only"
+)
+
+
+@LINUX
 def test_a_program_left_running_by_a_submission_is_killed_and_named():
-    before = grading._own_processes()
-    # What a notebook's os.system("... &") leaves: a process whose parent has
-    # ended, adopted by process 1.
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import subprocess; subprocess.Popen(['sleep', '97'], start_new_session=True)",
-        ],
-        check=True,
-    )
-    stray = grading._stray_processes(before)
-    assert stray == ["sleep 97"]
-    assert not any(
-        Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep\\x0097")
-        for pid in grading._own_processes()
-        if Path(f"/proc/{pid}/cmdline").exists()
-    )
+    # What a notebook's os.system("... &") leaves: a process whose parents
+    # have ended, in a session of its own.
+    with grading.LeftRunning() as leftovers:
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import subprocess; subprocess.Popen(['sleep', '97'], start_new_session=True)",
+            ],
+            check=True,
+        )
+    assert leftovers.commands == ["sleep 97"]
+    assert _running("sleep 97") == []
 
 
-def test_a_process_started_by_ones_own_running_program_is_left_alone():
-    before = grading._own_processes()
-    child = subprocess.Popen(["sleep", "30"])  # ours: a child of this process
+@LINUX
+def test_what_the_users_other_programs_start_while_grading_is_left_alone(tmp_path):
+    go = tmp_path / "go"
+    # A program of the user's that grading did not start (its parent is
+    # process 1 once this launcher ends): when told, it starts a background
+    # job of its own while the block runs.
+    program = f"while [ ! -e {go} ]; do sleep 0.05; done; setsid sleep 98 &"
+    launcher = (
+        f"import subprocess; subprocess.Popen(['sh', '-c', {program!r}], start_new_session=True)"
+    )
+    subprocess.run([sys.executable, "-c", launcher], check=True)
+    child = subprocess.Popen(["sleep", "99"])  # one of ours, started before
     try:
-        assert grading._stray_processes(before) == []
-        assert child.poll() is None
+        with grading.LeftRunning() as leftovers:
+            go.touch()
+            for _ in range(100):
+                if _running("sleep 98"):
+                    break
+                time.sleep(0.05)
+        assert leftovers.commands == []
+        assert _running("sleep 98") and child.poll() is None
     finally:
         child.kill()
         child.wait()
+        for pid in _running("sleep 98"):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_an_answer_of_a_class_of_ones_own_is_not_read():
