@@ -13,7 +13,7 @@ and checks it. One idea lives in one module:
   ``calibration``, ``topology``
 - measuring, pure NumPy: ``metrics`` (pixel metrics, curves, thresholds,
   the 2nd observer), ``closeups``, ``published``
-- data: ``grid`` (padding, tiles), ``splits`` (the containers and
+- data: ``grid`` (padding, tiles), ``datasets`` (the containers and
   readers), ``field_of_view``, ``drive``, ``synthetic``, ``public_sets``,
   ``stand_in``, ``data``, ``cache``
 - model, where Keras and TensorFlow come in: ``augment``, ``pipeline``,

@@ -36,7 +36,7 @@ import numpy as np
 
 import retina_tutorial
 from retina_tutorial import config, data, public_sets
-from retina_tutorial.splits import shown_location
+from retina_tutorial.datasets import shown_location
 
 FORMAT_VERSION = 2  # 2: images of different sizes, field angle, FOV source
 SPLITS = ("train", "validation", "test")
@@ -215,7 +215,7 @@ def prepare(
 
     ``kind`` names the data set (see :func:`retina_tutorial.data.load_dataset`);
     it is recognised from the layout when omitted. Images of different sizes
-    are kept at their own sizes (:class:`retina_tutorial.splits.Split`).
+    are kept at their own sizes (:class:`retina_tutorial.datasets.Split`).
 
     An existing cache made from the same input is kept; a stale, truncated
     or incomplete one is rebuilt. Returns ``(dataset, status)`` where

@@ -257,7 +257,7 @@ def compare(
         If the reports are not of the same test images, or the seeds do not
         match the reports one to one.
     """
-    from retina_tutorial import splits
+    from retina_tutorial import datasets
 
     candidate_reports = list(candidate_reports)
     seeds = _check_seeds(seeds)
@@ -314,7 +314,7 @@ def compare(
     return PairedComparison(
         baseline=baseline,
         candidate=candidate,
-        data=data or splits.display_name(baseline_report.data_source),
+        data=data or datasets.display_name(baseline_report.data_source),
         seeds=seeds,
         image_ids=ids,
         baseline_scores={**full[0], "threshold": float(baseline_report.threshold)},

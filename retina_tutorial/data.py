@@ -7,7 +7,7 @@ Explained in ``book/01_data_preparation.ipynb`` and ``book/07_your_own_data.ipyn
 CHASE_DB1, HRF and the CSV format for your own data by their layout, and
 makes the synthetic set when nothing is configured. The containers
 (:class:`Split`, :class:`Dataset`) and the image readers live in
-:mod:`retina_tutorial.splits`, DRIVE's layout in :mod:`retina_tutorial.drive`;
+:mod:`retina_tutorial.datasets`, DRIVE's layout in :mod:`retina_tutorial.drive`;
 both are importable from here too.
 """
 
@@ -18,6 +18,7 @@ import textwrap
 
 from retina_tutorial import config, grading, public_sets
 from retina_tutorial import synthetic as synthetic_data
+from retina_tutorial.datasets import DataError, Dataset, Split, read_binary, read_rgb, stack
 from retina_tutorial.drive import (
     IMAGE_SHAPE,
     LAYOUT,
@@ -28,7 +29,6 @@ from retina_tutorial.drive import (
     layout_files,
     load_drive,
 )
-from retina_tutorial.splits import DataError, Dataset, Split, read_binary, read_rgb, stack
 
 __all__ = [
     "IMAGE_SHAPE",
@@ -85,7 +85,7 @@ def load_dataset(
     eight_bit : bool
         Keep the photographs of STARE, CHASE_DB1, HRF or a CSV as 8-bit
         pixels (``uint8``, a quarter of the memory;
-        :func:`retina_tutorial.splits.as_float` gives the ``float32`` values).
+        :func:`retina_tutorial.datasets.as_float` gives the ``float32`` values).
         DRIVE's and the synthetic set's small images are ``float32`` either way.
 
     While a course is graded (:func:`retina_tutorial.grading.variant`), each

@@ -19,7 +19,14 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from retina_tutorial import config
-from retina_tutorial.splits import DataError, Dataset, Split, read_binary, read_rgb, shown_location
+from retina_tutorial.datasets import (
+    DataError,
+    Dataset,
+    Split,
+    read_binary,
+    read_rgb,
+    shown_location,
+)
 
 #: DRIVE training images kept aside for validation (the last three ids).
 VALIDATION_IDS = ("38", "39", "40")

@@ -27,10 +27,10 @@ from retina_tutorial import (
     bootstrap,
     calibration,
     data,
+    datasets,
     deprecated,
     metrics,
     provenance,
-    splits,
     topology,
 )
 
@@ -160,7 +160,7 @@ class EvaluationReport:
         ]
         if self.second_observer is not None:
             columns.append(("2nd observer", self.second_observer))
-        data_name = splits.display_name(self.data_source)
+        data_name = datasets.display_name(self.data_source)
         lines = [
             f"{self.model_name} on {len(self.test)} {data_name} test images "
             f"(FOV pixels, native resolution{', TTA' if self.tta else ''}):",

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from retina_tutorial import data, field_of_view, grid, metrics, onnx_model, scale, splits
+from retina_tutorial import data, datasets, field_of_view, grid, metrics, onnx_model, scale
 from retina_tutorial.field_of_view import estimate_fov
 from retina_tutorial.grid import CropBox, crop, pad_to_multiple  # noqa: F401  (the book's names)
 
@@ -501,14 +501,14 @@ def predict_split(
     Parameters
     ----------
     model : keras.Model or retina_tutorial.onnx_model.OnnxModel
-    split : retina_tutorial.splits.Split
+    split : retina_tutorial.datasets.Split
     field_degrees : float
         The camera's field angle.
     tta : bool
     batch_size : int
     stated : retina_tutorial.scale.Scale, optional
         The images' scale where the data set states it
-        (:attr:`retina_tutorial.splits.Dataset.stated_scale`: DRIVE's for
+        (:attr:`retina_tutorial.datasets.Dataset.stated_scale`: DRIVE's for
         DRIVE and the synthetic set); measured from each FOV mask otherwise.
 
     Returns
@@ -526,14 +526,14 @@ def predict_split(
     if split.shapes is None and all(factor == 1.0 for factor in factors):
         # Exactly what predict gives for the stack: DRIVE's images are never resampled.
         return predict(
-            model, splits.as_float(split.images), tta=tta, batch_size=batch_size
+            model, datasets.as_float(split.images), tta=tta, batch_size=batch_size
         ), factors
     canvas = np.zeros(split.fov.shape, np.float32)
     for index, (one, rescale) in enumerate(zip(images, rescales)):
         height, width = one.fov.shape[1:]
         # One image at a time in float32: a split may keep its photographs in 8 bits.
         canvas[index, :height, :width] = _at_model_scale(
-            model, splits.as_float(one.images[0]), one.fov[0], rescale, tta
+            model, datasets.as_float(one.images[0]), one.fov[0], rescale, tta
         )
     return canvas, factors
 

@@ -327,17 +327,17 @@ def calibration_images(dataset, model, count: int = CALIBRATION_IMAGES):
     What :func:`export` calibrates int8 on: training images only, so the
     validation and test images stay unseen; each resized to the model's
     training scale as prediction will resize photographs
-    (:func:`retina_tutorial.splits.at_scale`), each at its own size.
+    (:func:`retina_tutorial.datasets.at_scale`), each at its own size.
 
     Returns
     -------
     (list of (H, W, 3) float32 ndarray, list of str)
     """
-    from retina_tutorial import splits
+    from retina_tutorial import datasets
 
     count = min(int(count), len(dataset.train))
     chosen = dataset.train.select(list(dataset.train.ids[:count]))
-    resized, _ = splits.at_scale(
+    resized, _ = datasets.at_scale(
         chosen, dataset.field_degrees, scale.of_model(model), stated=dataset.stated_scale
     )
     images = [resized.image(index).images[0] for index in range(len(resized))]

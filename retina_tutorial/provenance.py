@@ -7,7 +7,7 @@ well it remembers them, not how well it segments new eyes. Every image is
 named by a key, ``"<data set> <id>"`` (``"DRIVE 21"``, ``"CHASE_DB1 11L"``);
 an image made from another one (the STARE stand-in's, made from DRIVE
 photographs) also carries the key of the one it was made from
-(:attr:`retina_tutorial.splits.Dataset.made_from`). :func:`retina_tutorial.train.train`
+(:attr:`retina_tutorial.datasets.Dataset.made_from`). :func:`retina_tutorial.train.train`
 records the keys of the training and validation images on the model, added
 to those of the model it started from, and :mod:`retina_tutorial.model_files`
 stores them in the ``.keras`` file, so a copied file still knows them.
@@ -58,7 +58,7 @@ def image_keys(dataset, split: str) -> set:
 
     Parameters
     ----------
-    dataset : retina_tutorial.splits.Dataset
+    dataset : retina_tutorial.datasets.Dataset
     split : {'train', 'validation', 'test'}
     """
     made_from = dataset.made_from or {}

@@ -4,7 +4,7 @@ Explained in ``book/07_your_own_data.ipynb``.
 
 Each loader takes the data set's folder or its archive exactly as its authors
 distribute it (a folder of archives too: STARE comes as three tar files) and
-returns a :class:`~retina_tutorial.splits.Dataset` with the split most papers
+returns a :class:`~retina_tutorial.datasets.Dataset` with the split most papers
 use, the camera's field angle (which sets the scale, see
 :mod:`retina_tutorial.scale`), and FOV masks: given where the data set has
 them, estimated otherwise (:func:`retina_tutorial.field_of_view.estimate_fov`).
@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from retina_tutorial import field_of_view
-from retina_tutorial.splits import (
+from retina_tutorial.datasets import (
     DataError,
     Dataset,
     as_float,
@@ -69,7 +69,7 @@ from retina_tutorial.splits import (
 #: its first line says what the stand-in was made from.
 STAND_IN_FILE = "STAND_IN.txt"
 #: The layouts :func:`load` reads; reports name them with
-#: :func:`retina_tutorial.splits.display_name`.
+#: :func:`retina_tutorial.datasets.display_name`.
 KINDS = ("stare", "chase_db1", "hrf", "csv")
 #: Every split a loader reads unless told which (``splits=``).
 SPLITS = ("train", "validation", "test")
@@ -242,7 +242,7 @@ def load(location, kind: str, *, splits=SPLITS, eight_bit: bool = False) -> Data
         empty. Evaluation needs only ``("validation", "test")``.
     eight_bit : bool
         Keep the photographs' 8-bit pixels (``uint8``, a quarter of the
-        memory; :func:`retina_tutorial.splits.as_float` gives the
+        memory; :func:`retina_tutorial.datasets.as_float` gives the
         ``float32`` values otherwise read).
     """
     loaders = {"stare": load_stare, "chase_db1": load_chase_db1, "hrf": load_hrf, "csv": load_csv}

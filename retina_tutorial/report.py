@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import retina_tutorial
-from retina_tutorial import evaluate, inference, metrics, plotting, splits
+from retina_tutorial import datasets, evaluate, inference, metrics, plotting
 
 #: The longest side, in pixels, the report draws a test image at. A larger
 #: photograph is drawn shrunk by the smallest whole factor that fits (HRF's
@@ -145,7 +145,7 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
     height, width = split.shape_of(median)
     median_map = report.test_probabilities[median, :height, :width]
     median_image = split.image(median)
-    photograph = splits.as_float(median_image.images[0])  # a split may keep 8-bit pixels
+    photograph = datasets.as_float(median_image.images[0])  # a split may keep 8-bit pixels
     shrink = math.ceil(max(height, width) / FIGURE_PIXELS)
     # Drawn and saved one at a time: figures of a large photograph are drawn pixel for
     # pixel, and holding all seven at once took a gigabyte.
@@ -169,7 +169,7 @@ def write_report(report: evaluate.EvaluationReport, out_dir, *, model_path=None)
             tuned,
             metric="f1",
             reference_rows=report.second_observer_per_image,
-            data_name=splits.display_name(report.data_source),
+            data_name=datasets.display_name(report.data_source),
         ),
         f"triptych_{name}.png": lambda: plotting.plot_triptych(
             photograph,

@@ -216,7 +216,7 @@ class Rescale:
     """How one image goes to a model's scale and its prediction comes back.
 
     Explained in ``book/06_going_further.ipynb``. Decided once, by
-    :func:`rescale_for`, for training (:func:`retina_tutorial.splits.at_scale`),
+    :func:`rescale_for`, for training (:func:`retina_tutorial.datasets.at_scale`),
     evaluation and prediction (:func:`retina_tutorial.inference.predict_split`
     and :func:`~retina_tutorial.inference.predict_photograph`); a factor of 1
     leaves the pixels exactly as they are.
@@ -260,7 +260,7 @@ def rescale_for(
     Explained in ``book/06_going_further.ipynb``. ``diameter``, when given,
     replaces the FOV diameter measured from ``fov``; ``stated``, when given,
     is the image's whole scale (a data set that states it:
-    :attr:`retina_tutorial.splits.Dataset.stated_scale`), and nothing is
+    :attr:`retina_tutorial.datasets.Dataset.stated_scale`), and nothing is
     measured.
 
     Raises

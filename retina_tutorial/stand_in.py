@@ -16,7 +16,7 @@ same code a reader's real STARE would; the shipped model, which never saw
 DRIVE's test images, meets eyes it does not know through a camera it does
 not know, and a model fine-tuned on the stand-in has trained on none of
 them. What each image was made from is written beside the tars and read
-back (:attr:`retina_tutorial.splits.Dataset.made_from`).
+back (:attr:`retina_tutorial.datasets.Dataset.made_from`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from retina_tutorial import public_sets, scale
-from retina_tutorial.splits import Split
+from retina_tutorial.datasets import Split
 
 #: STARE's frame (height, width) and FOV width, and its camera's field.
 STARE_FRAME = (605, 700)

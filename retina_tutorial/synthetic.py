@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from retina_tutorial import checks, drive, grid
-from retina_tutorial.splits import Dataset, Split
+from retina_tutorial.datasets import Dataset, Split
 
 #: Bumped whenever the drawing changes, so a cache of the synthetic set made by
 #: an older version can be recognised as stale.

@@ -41,12 +41,12 @@ from retina_tutorial import (
     augment,
     config,
     data,
+    datasets,
     losses,
     model_files,
     pipeline,
     provenance,
     scale,
-    splits,
 )
 from retina_tutorial.model import PRESETS, build_unet, model_depth, required_multiple
 from retina_tutorial.run_history import MONITOR, best_epoch, read_history
@@ -148,7 +148,7 @@ def train(
         ``book/07_your_own_data.ipynb``).
     rescale : bool
         Resize the images to DRIVE's pixels per degree of the camera's field
-        first (:func:`retina_tutorial.splits.at_scale`), the scale every
+        first (:func:`retina_tutorial.datasets.at_scale`), the scale every
         model of this package is trained and predicts at, so models trained
         on any data set are interchangeable. Images already within 5 % of it
         (DRIVE's own, the synthetic set's) are not touched. The scale the
@@ -198,8 +198,8 @@ def train(
     field = dataset.field_degrees
     if rescale:
         stated = dataset.stated_scale
-        train_split = splits.at_scale(train_split, field, scale.DRIVE, stated=stated)[0]
-        validation_split = splits.at_scale(validation_split, field, scale.DRIVE, stated=stated)[0]
+        train_split = datasets.at_scale(train_split, field, scale.DRIVE, stated=stated)[0]
+        validation_split = datasets.at_scale(validation_split, field, scale.DRIVE, stated=stated)[0]
         training_scale = scale.DRIVE
     else:
         training_scale = dataset.stated_scale or scale.of_masks(train_split.fov, field)

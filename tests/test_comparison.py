@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from retina_tutorial import comparison, exercises, pretrained, public_sets
-from retina_tutorial.splits import Split
+from retina_tutorial.datasets import Split
 
 
 def _report(probabilities, truth, threshold, ids=("a", "b", "c", "d")):

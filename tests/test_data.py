@@ -8,7 +8,7 @@ from fake_drive import SHAPE
 from fake_drive import write_image as _write_image
 from PIL import Image
 
-from retina_tutorial import config, data, drive, splits
+from retina_tutorial import config, data, datasets, drive
 
 
 def _zip_folder(folder, archive_path, prefix="DRIVE/"):
@@ -220,7 +220,7 @@ def test_eight_bit_pixels_give_exactly_the_float_image(tmp_path):
     eight_bit = data.read_rgb(file, "photo.png", eight_bit=True)
     assert eight_bit.dtype == np.uint8
     np.testing.assert_array_equal(eight_bit, pixels)
-    as_float = splits.as_float(eight_bit)
+    as_float = datasets.as_float(eight_bit)
     expected = data.read_rgb(file, "photo.png")
     assert as_float.dtype == expected.dtype == np.float32
     assert np.array_equal(as_float.view(np.uint32), expected.view(np.uint32))
@@ -232,15 +232,17 @@ def test_a_stack_of_eight_bit_images_stays_eight_bit_and_a_mixed_one_is_float():
     large = rng.integers(0, 256, (6, 3, 3), dtype=np.uint8)
     masks = [np.ones(image.shape[:2], bool) for image in (small, large)]
     parts = [
-        splits.one_image(image, m, m, str(i))
+        datasets.one_image(image, m, m, str(i))
         for i, (image, m) in enumerate(zip((small, large), masks))
     ]
-    stacked = splits.stack(parts)
+    stacked = datasets.stack(parts)
     assert stacked.images.dtype == np.uint8 and stacked.images.shape == (2, 6, 5, 3)
     np.testing.assert_array_equal(stacked.image(1).images[0], large)
-    mixed = splits.stack([parts[0], splits.one_image(splits.as_float(large), *masks[1:] * 2, "1")])
+    mixed = datasets.stack(
+        [parts[0], datasets.one_image(datasets.as_float(large), *masks[1:] * 2, "1")]
+    )
     assert mixed.images.dtype == np.float32
-    np.testing.assert_array_equal(mixed.image(0).images[0], splits.as_float(small))
+    np.testing.assert_array_equal(mixed.image(0).images[0], datasets.as_float(small))
 
 
 @pytest.mark.parametrize("levels, expected", [((0, 200), None), ((90,), False), ((200,), True)])

@@ -13,7 +13,7 @@ PURE_MODULES = (
     "retina_tutorial.grid",
     "retina_tutorial.metrics",
     "retina_tutorial.field_of_view",
-    "retina_tutorial.splits",
+    "retina_tutorial.datasets",
     "retina_tutorial.drive",
     "retina_tutorial.synthetic",
     "retina_tutorial.public_sets",

@@ -16,11 +16,11 @@ from retina_tutorial import (
     cli,
     config,
     data,
+    datasets,
     evaluate,
     inference,
     public_sets,
     scale,
-    splits,
     train,
 )
 from retina_tutorial.report import write_report
@@ -72,7 +72,7 @@ def test_each_layout_is_recognised_and_split_as_the_literature_does(loaded, fake
     assert dataset.fov_estimated is estimated and dataset.field_degrees == field
     assert dataset.test.ids[0] == first
     # A wrong guess is impossible to miss: the printed line names all of it.
-    name = splits.display_name(kind).split(" ")[0]
+    name = datasets.display_name(kind).split(" ")[0]
     assert dataset.description.startswith(name)
     assert ("estimated" if estimated else "given") in dataset.description
     assert "split" in dataset.description and f"{field:g}° field" in dataset.description
@@ -325,7 +325,7 @@ def test_evaluation_reads_only_validation_and_test_in_eight_bits(loaded, fake_se
         part, expected = getattr(dataset, name), getattr(whole, name)
         assert part.ids == expected.ids and part.images.dtype == np.uint8
         # The model sees the very float32 values a full load gives.
-        assert np.array_equal(splits.as_float(part.images), expected.images)
+        assert np.array_equal(datasets.as_float(part.images), expected.images)
         np.testing.assert_array_equal(part.vessels, expected.vessels)
         np.testing.assert_array_equal(part.fov, expected.fov)
 

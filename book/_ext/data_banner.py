@@ -7,7 +7,7 @@ that the package draws. Readers must see which before they read a number.
 
 from __future__ import annotations
 
-from retina_tutorial import data, splits
+from retina_tutorial import data, datasets
 
 GET_DRIVE = "intro.html#getting-drive"
 
@@ -30,7 +30,7 @@ def banner(source: str) -> str:
             "pages were computed on the DRIVE photographs when the book was "
             "built."
         )
-    name = splits.display_name(source)
+    name = datasets.display_name(source)
     return (
         f"<strong>{name} build.</strong> The numbers and figures on these "
         f"pages were computed on {name}, not on DRIVE, which the chapters "
