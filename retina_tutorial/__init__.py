@@ -14,7 +14,8 @@ and checks it. One idea lives in one module:
 - measuring, pure NumPy: ``metrics`` (pixel metrics, curves, thresholds,
   the 2nd observer), ``closeups``, ``published``
 - data: ``grid`` (padding, tiles), ``datasets`` (the containers and
-  readers), ``field_of_view``, ``drive``, ``synthetic``, ``public_sets``,
+  readers), ``splits`` (the old name of ``datasets``, for one release),
+  ``field_of_view``, ``drive``, ``synthetic``, ``public_sets``,
   ``stand_in``, ``data``, ``cache``
 - model, where Keras and TensorFlow come in: ``augment``, ``pipeline``,
   ``model``, ``losses``, ``model_files``, ``train``, ``onnx_model`` (the

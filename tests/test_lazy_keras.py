@@ -14,6 +14,7 @@ PURE_MODULES = (
     "retina_tutorial.metrics",
     "retina_tutorial.field_of_view",
     "retina_tutorial.datasets",
+    "retina_tutorial.splits",  # the old name, forwarding to datasets
     "retina_tutorial.drive",
     "retina_tutorial.synthetic",
     "retina_tutorial.public_sets",

@@ -275,6 +275,7 @@ def test_measuring_needs_no_model_runner_and_no_keras(module):
         ("evaluate.densest_square", "closeups.densest_square"),
         ("pipeline.split_targets", "pipeline.stack_targets"),
         ("losses.split_targets", "losses.unstack_targets"),
+        ("splits.Split", "datasets.Split"),
     ],
 )
 def test_old_names_still_work_for_a_release_with_a_warning(old, new):
@@ -292,6 +293,37 @@ def test_old_names_still_work_for_a_release_with_a_warning(old, new):
     # The names go in the release the warning promises: not kept past it.
     release = tuple(int(part) for part in __version__.split(".")[:2])
     assert release < tuple(int(part) for part in deprecated.REMOVED_IN.split("."))
+
+
+def test_the_old_splits_module_forwards_every_public_name_to_datasets_and_only_on_use():
+    import subprocess
+    import sys
+
+    from retina_tutorial import datasets, splits
+
+    public = [
+        name
+        for name, value in vars(datasets).items()
+        if not name.startswith("_")
+        and (getattr(value, "__module__", None) == datasets.__name__ or name.isupper())
+    ]
+    assert {"Split", "Dataset", "read_rgb", "at_scale", "DataError", "DISPLAY_NAMES"} <= set(public)
+    for name in public:
+        with pytest.warns(DeprecationWarning, match=rf"splits\.{name} is now .*datasets\.{name}"):
+            assert getattr(splits, name) is getattr(datasets, name)
+    with pytest.raises(AttributeError):
+        splits.load_dataset  # noqa: B018  (never a name of the old module)
+    # Importing the old module warns nothing and loads datasets only when a name is used.
+    probe = (
+        "import sys\n"
+        "import retina_tutorial.splits\n"
+        "print('retina_tutorial.datasets' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
 
 
 def _tied_stack(rng, images=4, shape=(30, 40)):
