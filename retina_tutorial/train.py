@@ -23,7 +23,6 @@ same weights as if it had never stopped.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import json
 import math
@@ -49,7 +48,7 @@ from retina_tutorial import (
     splits,
 )
 from retina_tutorial.model import PRESETS, build_unet, model_depth, required_multiple
-from retina_tutorial.run_history import MONITOR, best_epoch, read_history
+from retina_tutorial.run_history import MONITOR, best_epoch, read_history, truncate_history
 
 #: What a run folder may hold; any of them means "a run lives here".
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "summary.json", "backup")
@@ -559,27 +558,11 @@ def _prepare_folder(out_dir: Path, profile, dataset, resume: bool):
             f"{dataset.source}. Resume it with the same data."
         )
     finished_epochs = int(json.loads(metadata.read_text())["epoch"])
-    history = _truncate_history(out_dir / "history.csv", finished_epochs)
+    history = truncate_history(out_dir / "history.csv", finished_epochs)
     best = best_epoch(history)
     if best is not None:
         best["finished_epochs"] = finished_epochs
     return finished_epochs, best
-
-
-def _truncate_history(path: Path, epochs: int) -> dict:
-    # An epoch can reach history.csv and miss the backup when the run is
-    # killed in between; the resumed run repeats it, so it must not be kept.
-    history = read_history(path)
-    if history and len(history["epoch"]) > epochs:
-        keys = list(history)
-        with path.open("w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(keys)
-            for row in zip(*(history[k] for k in keys)):
-                if row[0] < epochs:
-                    writer.writerow(row)
-        history = read_history(path)
-    return history
 
 
 def _learning_rate(profile):

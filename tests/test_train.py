@@ -205,10 +205,12 @@ def test_history_rows_the_backup_missed_are_dropped(tmp_path):
     # resumed run repeats epoch 2, so the row must go.
     path = tmp_path / "history.csv"
     path.write_text("epoch,loss,val_auc\n0,0.5,0.7\n1,0.4,0.8\n2,0.3,nan\n")
-    history = train._truncate_history(path, 2)
+    history = run_history.truncate_history(path, 2)
     assert history == {"epoch": [0, 1], "loss": [0.5, 0.4], "val_auc": [0.7, 0.8]}
-    assert train.read_history(path) == history
-    assert train._truncate_history(path, 5) == history  # nothing to drop
+    assert run_history.read_history(path) == history
+    assert run_history.truncate_history(path, 5) == history  # nothing to drop
+    assert run_history.truncate_history(tmp_path / "missing.csv", 2) == {}
+    assert not (tmp_path / "missing.csv").exists()
 
 
 @pytest.mark.parametrize(
