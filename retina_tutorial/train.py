@@ -117,7 +117,9 @@ def train(
     never trained on, show whether it finds vessels in eyes it has not seen.
     ``best.keras`` is rewritten only when ``val_auc`` improves; training
     stops when it has not improved for ``PATIENCE`` (10) epochs, except under
-    a schedule with warm restarts, which sets the length itself.
+    a schedule with warm restarts, which sets the length itself
+    (:func:`patience`). The learning rate follows
+    :func:`learning_rate_schedule`.
 
     A run is reproducible for a seed on a CPU: the same profile and data give
     the same weights and history, also across an interruption and a resume.
@@ -225,7 +227,7 @@ def train(
         # Saved in every checkpoint: evaluate refuses test images it has seen.
         provenance.attach(model, provenance.after_training(initial, dataset))
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(profile)),
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(profile)),
             loss=losses.get_loss(profile.loss),
             metrics=[losses.FovAUC(), losses.FovDice()],
         )
@@ -265,7 +267,7 @@ def train(
     early_stopping = _EarlyStopping(
         monitor=MONITOR,
         mode="max",
-        patience=_patience(profile),
+        patience=patience(profile),
         restore_best_weights=True,
         resumed=best_so_far,
         best_path=out_dir / "best.keras",
@@ -565,7 +567,34 @@ def _prepare_folder(out_dir: Path, profile, dataset, resume: bool):
     return finished_epochs, best
 
 
-def _learning_rate(profile):
+def learning_rate_schedule(profile):
+    """The learning rate Adam follows in a run of ``profile``, step by step.
+
+    Explained in ``book/04_training.ipynb`` (*Training longer*), with the
+    schedules in :class:`retina_tutorial.config.Profile` (``lr_schedule``).
+
+    Parameters
+    ----------
+    profile : retina_tutorial.config.Profile
+
+    Returns
+    -------
+    float or keras.optimizers.schedules.LearningRateSchedule
+        ``profile.learning_rate`` itself for ``'constant'``; for
+        ``'cosine'``, a decay from it to 0 over ``epochs * steps_per_epoch``
+        steps; for ``'cosine_restarts'``, a first cycle of
+        ``first_cycle_epochs`` epochs, each next one ``RESTART_LENGTH_FACTOR``
+        (1.5) times as long and starting at ``RESTART_PEAK_FACTOR`` (0.5) times
+        the previous peak. A schedule is called with the step (counted from
+        0) and gives the rate.
+
+    Examples
+    --------
+    >>> from retina_tutorial import config
+    >>> schedule = learning_rate_schedule(config.get_profile("quick"))  # 4 x 30 steps
+    >>> [round(float(schedule(step)), 6) for step in (0, 60, 120)]
+    [0.002, 0.001, 0.0]
+    """
     if profile.lr_schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=profile.learning_rate,
@@ -581,8 +610,29 @@ def _learning_rate(profile):
     return profile.learning_rate
 
 
-def _patience(profile) -> int:
-    # After a warm restart the validation score drops for a while by design.
+def patience(profile) -> int:
+    """Epochs without a better ``val_auc`` before a run of ``profile`` stops early.
+
+    Explained in ``book/04_training.ipynb`` (*Callbacks: what is saved, and
+    when*).
+
+    Parameters
+    ----------
+    profile : retina_tutorial.config.Profile
+
+    Returns
+    -------
+    int
+        ``PATIENCE`` (10); ``profile.epochs`` (never stop early) with
+        ``lr_schedule='cosine_restarts'``, since after a warm restart the
+        validation score drops for a while by design.
+
+    Examples
+    --------
+    >>> from retina_tutorial import config
+    >>> patience(config.get_profile("quick"))
+    10
+    """
     return profile.epochs if profile.lr_schedule == "cosine_restarts" else PATIENCE
 
 

@@ -285,14 +285,15 @@ def test_warm_restarts_continue_a_cosine_run_at_half_its_peak():
         first_cycle_epochs=4,
     )
     cosine = dataclasses.replace(restarts, epochs=4, lr_schedule="cosine", first_cycle_epochs=0)
-    with_restarts, plain = train._learning_rate(restarts), train._learning_rate(cosine)
+    with_restarts = train.learning_rate_schedule(restarts)
+    plain = train.learning_rate_schedule(cosine)
     first_cycle = [float(with_restarts(step)) for step in range(40)]
     np.testing.assert_allclose(first_cycle, [float(plain(step)) for step in range(40)], rtol=1e-5)
     # Second cycle: 1.5 times as long (60 steps), from half the peak down to 0.
     assert float(with_restarts(40)) == pytest.approx(1e-3)
     assert float(with_restarts(70)) == pytest.approx(5e-4)
     assert float(with_restarts(99)) < 1e-5
-    assert train._patience(restarts) == 10 and train._patience(cosine) == train.PATIENCE
+    assert train.patience(restarts) == 10 and train.patience(cosine) == train.PATIENCE
 
 
 def test_resume_with_other_data_is_refused(tiny_data, tmp_path):
