@@ -327,7 +327,7 @@ def train(
     )
     _write_json(out_dir / "summary.json", summary)
     if verbose:
-        print(_summary_line(summary, out_dir))
+        print(summary_line(summary, out_dir))
     return TrainResult(model=model, history=history, summary=summary, out_dir=out_dir)
 
 
@@ -809,7 +809,39 @@ def _summarise(
     return summary
 
 
-def _summary_line(summary: dict, out_dir: Path) -> str:
+def summary_line(summary: dict, out_dir) -> str:
+    """The closing line :func:`train` prints: epochs, time, the best epoch and its file.
+
+    Explained in ``book/04_training.ipynb``. Wrapped to 79 columns (a
+    terminal, a book page) without breaking a path; it names the run
+    folder, not its whole path, since it ends up on book pages.
+
+    Parameters
+    ----------
+    summary : dict
+        A run's ``summary.json`` (:attr:`TrainResult.summary`).
+    out_dir : str or Path
+        The run folder.
+
+    Returns
+    -------
+    str
+        One sentence, continuation lines indented by four spaces: the
+        epochs run (and those run after a resume), the profile, the data,
+        the wall time, and the best epoch's ``val_auc`` and ``val_dice``
+        with its ``best.keras``; or that no epoch finished with a finite
+        loss. A run stopped by a NaN loss says so, with what to try.
+
+    Examples
+    --------
+    >>> summary = {"epochs_run": 4, "profile": "quick", "data_source": "synthetic",
+    ...            "wall_time_seconds": 61.2, "best_epoch": 4, "best_val_auc": 0.9512,
+    ...            "best_val_dice": 0.7801, "stopped_by": "epochs"}
+    >>> print(summary_line(summary, "runs/quick"))
+    Trained 4 epochs (quick profile, synthetic data) in 61\N{NO-BREAK SPACE}s: best val_auc 0.9512,
+        val_dice 0.7801 at epoch 4 -> quick/best.keras
+    """
+    out_dir = Path(out_dir)
     line = (
         f"Trained {summary['epochs_run']} epochs ({summary['profile']} profile, "
         f"{summary['data_source']} data)"

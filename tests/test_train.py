@@ -384,7 +384,7 @@ def test_validation_is_padded_with_blank_images_for_replicas(count, replicas, pa
 
 
 def test_summary_line_names_the_best_epoch(reference):
-    line = train._summary_line(reference.summary, reference.out_dir)
+    line = train.summary_line(reference.summary, reference.out_dir)
     assert line.startswith("Trained 3 epochs (quick profile, synthetic data)")
     assert "best val_auc" in line and "best.keras" in line
 
