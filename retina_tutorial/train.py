@@ -245,18 +245,12 @@ def train(
         # at the first batch it has not trained on, as if it had never stopped.
         start=start_epoch * profile.steps_per_epoch,
     )
-    replicas = int(strategy.num_replicas_in_sync)
-    validation_split = _pad_for_replicas(validation_split, replicas)
-    validation = pipeline.validation_data(validation_split, multiple=multiple)
-    if replicas > 1:
-        # One whole image per replica and step: a replica given no image
-        # (a batch of 1 split over 2) makes TensorFlow fail. Keras needs the
-        # number of batches, which unbatch() hides.
-        validation = (
-            validation.unbatch()
-            .batch(replicas)
-            .apply(tf.data.experimental.assert_cardinality(len(validation_split) // replicas))
-        )
+    # One whole image per replica and step: a replica given no image (a batch
+    # of 1 split over 2) makes TensorFlow fail, so the last batch is filled
+    # with blank images (FOV 0, never scored).
+    validation = pipeline.validation_data(
+        validation_split, multiple=multiple, batch_size=int(strategy.num_replicas_in_sync)
+    )
 
     if not resume:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -485,25 +479,6 @@ def _check_replicas(profile, strategy) -> None:
             f"train: profile.batch_size {profile.batch_size} cannot be split evenly over "
             f"{replicas} replicas; use a multiple of {replicas}."
         )
-
-
-def _pad_for_replicas(split, replicas: int):
-    """Add blank images (FOV 0) until every replica gets one per validation step.
-
-    Blank images add nothing to val_auc and val_dice, which count FOV pixels
-    only; val_loss, a mean over images, is diluted a little.
-    """
-    extra = -len(split) % replicas
-    if not extra:
-        return split
-    images = np.zeros((extra, *split.images.shape[1:]), np.float32)
-    masks = np.zeros((extra, *split.fov.shape[1:]), bool)
-    return data.Split(
-        images=np.concatenate([split.images, images]),
-        vessels=np.concatenate([split.vessels, masks]),
-        fov=np.concatenate([split.fov, masks]),
-        ids=tuple(split.ids) + tuple(f"blank-{i}" for i in range(extra)),
-    )
 
 
 def _prepare_folder(out_dir: Path, profile, dataset, resume: bool):

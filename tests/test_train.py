@@ -374,15 +374,6 @@ def test_batch_must_split_evenly_over_replicas():
         train._check_replicas(dataclasses.replace(TINY, batch_size=3), two_devices)
 
 
-@pytest.mark.parametrize("count, replicas, padded", [(3, 1, 3), (3, 2, 4), (2, 2, 2), (3, 4, 4)])
-def test_validation_is_padded_with_blank_images_for_replicas(count, replicas, padded):
-    split = _tiny_split(count, seed=5, size=16)
-    result = train._pad_for_replicas(split, replicas)
-    assert len(result) == padded
-    np.testing.assert_array_equal(result.images[:count], split.images)
-    assert not result.fov[count:].any() and not result.vessels[count:].any()
-
-
 def test_summary_line_names_the_best_epoch(reference):
     line = train.summary_line(reference.summary, reference.out_dir)
     assert line.startswith("Trained 3 epochs (quick profile, synthetic data)")
