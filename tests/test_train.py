@@ -257,12 +257,15 @@ def test_resume_with_another_profile_is_refused(tiny_data, tmp_path):
 
 
 def test_resume_accepts_a_run_started_before_a_profile_field_existed(tiny_data, tmp_path):
-    _unfinished_run(tmp_path, TINY)
+    short = dataclasses.replace(TINY, epochs=2, steps_per_epoch=1)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(short, tiny_data, tmp_path, callbacks=[_Kill(0)], verbose=0)
     saved = json.loads((tmp_path / "config.json").read_text())
     del saved["profile"]["first_cycle_epochs"]  # as written by an older version
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    start_epoch, _ = train._prepare_folder(tmp_path, TINY, tiny_data, resume=True)
-    assert start_epoch == 1
+    resumed = train.train(short, tiny_data, tmp_path, resume=True, verbose=0)
+    assert resumed.summary["resumed_from_epoch"] == 1
+    assert resumed.history["epoch"] == [0, 1]
 
 
 def test_contrast_sigma_builds_the_normalisation_into_the_saved_model(tiny_data, tmp_path):
@@ -367,11 +370,13 @@ def test_gpu_run_uses_mixed_precision_and_saves_float32(tiny_data, tmp_path, mon
     _assert_same_weights(_weights(saved), _weights(result.model))
 
 
-def test_batch_must_split_evenly_over_replicas():
+def test_batch_must_split_evenly_over_replicas(tiny_data, tmp_path):
+    # A batch that does split (4 patches, 2 each) trains: test_mirrored_strategy_on_two_cpus.
     two_devices = types.SimpleNamespace(num_replicas_in_sync=2)
-    train._check_replicas(TINY, two_devices)  # 4 patches: 2 each
+    odd = dataclasses.replace(TINY, batch_size=3)
     with pytest.raises(ValueError, match="batch_size 3 cannot be split evenly over 2"):
-        train._check_replicas(dataclasses.replace(TINY, batch_size=3), two_devices)
+        train.train(odd, tiny_data, tmp_path / "run", strategy=two_devices, verbose=0)
+    assert not (tmp_path / "run").exists()  # refused before anything is written
 
 
 def test_summary_line_names_the_best_epoch(reference):
