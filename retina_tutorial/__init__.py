@@ -9,8 +9,8 @@ and checks it. One idea lives in one module:
   ``config``, ``environment``, ``grading`` (the grading variant, which
   ``data`` reads; the grader imports the rest only while it grades),
   ``scale`` (pixels per degree, the one rescale decision), ``provenance``,
-  ``run_history`` (the epoch training keeps), ``bootstrap``,
-  ``calibration``, ``topology``
+  ``run_history`` (a run's history, the epoch training keeps),
+  ``bootstrap``, ``calibration``, ``topology``
 - measuring, pure NumPy: ``metrics`` (pixel metrics, curves, thresholds,
   the 2nd observer), ``closeups``, ``published``
 - data: ``grid`` (padding, tiles), ``datasets`` (the containers and

@@ -1,10 +1,11 @@
 """A training run's history: its ``history.csv`` and the epoch that training keeps.
 
 Explained in ``book/04_training.ipynb``. :mod:`retina_tutorial.train` writes
-the history and saves the model of :func:`best_epoch` as ``best.keras``;
-:func:`retina_tutorial.plotting.plot_history` marks the same epoch. Both
-read the rule here, so the plot can never mark another epoch than the one
-saved. Plain Python and NumPy: reading a history needs no Keras.
+the history, cuts it back to the epochs in the backup when a run resumes
+(:func:`truncate_history`), and saves the model of :func:`best_epoch` as
+``best.keras``; :func:`retina_tutorial.plotting.plot_history` marks the same
+epoch. Both read the rule here, so the plot can never mark another epoch
+than the one saved. Plain Python and NumPy: reading a history needs no Keras.
 """
 
 from __future__ import annotations
@@ -42,6 +43,51 @@ def read_history(path) -> dict:
     if not rows:
         return {}
     return {key: [_number(row[key], integer=key == "epoch") for row in rows] for key in rows[0]}
+
+
+def truncate_history(path, epochs: int) -> dict:
+    """Keep only the first ``epochs`` epochs of a ``history.csv``, rewriting it if longer.
+
+    Explained in ``book/04_training.ipynb`` (a run interrupted and resumed).
+    A run killed after an epoch reached ``history.csv`` but before it reached
+    the backup repeats that epoch when it resumes; its row must go, so that
+    the history holds every epoch once.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``history.csv`` of a run folder.
+    epochs : int
+        Epochs to keep: those the backup finished (rows with ``epoch`` below it).
+
+    Returns
+    -------
+    dict of str to list
+        The history as :func:`read_history` reads it after the cut. The file
+        is rewritten only when it held more rows; a missing file stays
+        missing (empty history).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "history.csv"
+    ...     _ = path.write_text("epoch,loss\\n0,0.5\\n1,0.4\\n2,0.3\\n")
+    ...     truncate_history(path, 2)
+    {'epoch': [0, 1], 'loss': [0.5, 0.4]}
+    """
+    path = Path(path)
+    history = read_history(path)
+    if history and len(history["epoch"]) > epochs:
+        keys = list(history)
+        with path.open("w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(keys)
+            for row in zip(*(history[k] for k in keys)):
+                if row[0] < epochs:
+                    writer.writerow(row)
+        history = read_history(path)
+    return history
 
 
 def best_epoch(history: dict) -> dict | None:

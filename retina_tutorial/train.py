@@ -23,7 +23,6 @@ same weights as if it had never stopped.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import json
 import math
@@ -49,7 +48,7 @@ from retina_tutorial import (
     scale,
 )
 from retina_tutorial.model import PRESETS, build_unet, model_depth, required_multiple
-from retina_tutorial.run_history import MONITOR, best_epoch, read_history
+from retina_tutorial.run_history import MONITOR, best_epoch, read_history, truncate_history
 
 #: What a run folder may hold; any of them means "a run lives here".
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "summary.json", "backup")
@@ -118,7 +117,9 @@ def train(
     never trained on, show whether it finds vessels in eyes it has not seen.
     ``best.keras`` is rewritten only when ``val_auc`` improves; training
     stops when it has not improved for ``PATIENCE`` (10) epochs, except under
-    a schedule with warm restarts, which sets the length itself.
+    a schedule with warm restarts, which sets the length itself
+    (:func:`patience`). The learning rate follows
+    :func:`learning_rate_schedule`.
 
     A run is reproducible for a seed on a CPU: the same profile and data give
     the same weights and history, also across an interruption and a resume.
@@ -226,7 +227,7 @@ def train(
         # Saved in every checkpoint: evaluate refuses test images it has seen.
         provenance.attach(model, provenance.after_training(initial, dataset))
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(profile)),
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate_schedule(profile)),
             loss=losses.get_loss(profile.loss),
             metrics=[losses.FovAUC(), losses.FovDice()],
         )
@@ -244,18 +245,12 @@ def train(
         # at the first batch it has not trained on, as if it had never stopped.
         start=start_epoch * profile.steps_per_epoch,
     )
-    replicas = int(strategy.num_replicas_in_sync)
-    validation_split = _pad_for_replicas(validation_split, replicas)
-    validation = pipeline.validation_data(validation_split, multiple=multiple)
-    if replicas > 1:
-        # One whole image per replica and step: a replica given no image
-        # (a batch of 1 split over 2) makes TensorFlow fail. Keras needs the
-        # number of batches, which unbatch() hides.
-        validation = (
-            validation.unbatch()
-            .batch(replicas)
-            .apply(tf.data.experimental.assert_cardinality(len(validation_split) // replicas))
-        )
+    # One whole image per replica and step: a replica given no image (a batch
+    # of 1 split over 2) makes TensorFlow fail, so the last batch is filled
+    # with blank images (FOV 0, never scored).
+    validation = pipeline.validation_data(
+        validation_split, multiple=multiple, batch_size=int(strategy.num_replicas_in_sync)
+    )
 
     if not resume:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -266,7 +261,7 @@ def train(
     early_stopping = _EarlyStopping(
         monitor=MONITOR,
         mode="max",
-        patience=_patience(profile),
+        patience=patience(profile),
         restore_best_weights=True,
         resumed=best_so_far,
         best_path=out_dir / "best.keras",
@@ -326,7 +321,7 @@ def train(
     )
     _write_json(out_dir / "summary.json", summary)
     if verbose:
-        print(_summary_line(summary, out_dir))
+        print(summary_line(summary, out_dir))
     return TrainResult(model=model, history=history, summary=summary, out_dir=out_dir)
 
 
@@ -486,25 +481,6 @@ def _check_replicas(profile, strategy) -> None:
         )
 
 
-def _pad_for_replicas(split, replicas: int):
-    """Add blank images (FOV 0) until every replica gets one per validation step.
-
-    Blank images add nothing to val_auc and val_dice, which count FOV pixels
-    only; val_loss, a mean over images, is diluted a little.
-    """
-    extra = -len(split) % replicas
-    if not extra:
-        return split
-    images = np.zeros((extra, *split.images.shape[1:]), np.float32)
-    masks = np.zeros((extra, *split.fov.shape[1:]), bool)
-    return data.Split(
-        images=np.concatenate([split.images, images]),
-        vessels=np.concatenate([split.vessels, masks]),
-        fov=np.concatenate([split.fov, masks]),
-        ids=tuple(split.ids) + tuple(f"blank-{i}" for i in range(extra)),
-    )
-
-
 def _prepare_folder(out_dir: Path, profile, dataset, resume: bool):
     """Refuse to overwrite a run; on resume, read where it stopped.
 
@@ -559,30 +535,41 @@ def _prepare_folder(out_dir: Path, profile, dataset, resume: bool):
             f"{dataset.source}. Resume it with the same data."
         )
     finished_epochs = int(json.loads(metadata.read_text())["epoch"])
-    history = _truncate_history(out_dir / "history.csv", finished_epochs)
+    history = truncate_history(out_dir / "history.csv", finished_epochs)
     best = best_epoch(history)
     if best is not None:
         best["finished_epochs"] = finished_epochs
     return finished_epochs, best
 
 
-def _truncate_history(path: Path, epochs: int) -> dict:
-    # An epoch can reach history.csv and miss the backup when the run is
-    # killed in between; the resumed run repeats it, so it must not be kept.
-    history = read_history(path)
-    if history and len(history["epoch"]) > epochs:
-        keys = list(history)
-        with path.open("w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(keys)
-            for row in zip(*(history[k] for k in keys)):
-                if row[0] < epochs:
-                    writer.writerow(row)
-        history = read_history(path)
-    return history
+def learning_rate_schedule(profile):
+    """The learning rate Adam follows in a run of ``profile``, step by step.
 
+    Explained in ``book/04_training.ipynb`` (*Training longer*), with the
+    schedules in :class:`retina_tutorial.config.Profile` (``lr_schedule``).
 
-def _learning_rate(profile):
+    Parameters
+    ----------
+    profile : retina_tutorial.config.Profile
+
+    Returns
+    -------
+    float or keras.optimizers.schedules.LearningRateSchedule
+        ``profile.learning_rate`` itself for ``'constant'``; for
+        ``'cosine'``, a decay from it to 0 over ``epochs * steps_per_epoch``
+        steps; for ``'cosine_restarts'``, a first cycle of
+        ``first_cycle_epochs`` epochs, each next one ``RESTART_LENGTH_FACTOR``
+        (1.5) times as long and starting at ``RESTART_PEAK_FACTOR`` (0.5) times
+        the previous peak. A schedule is called with the step (counted from
+        0) and gives the rate.
+
+    Examples
+    --------
+    >>> from retina_tutorial import config
+    >>> schedule = learning_rate_schedule(config.get_profile("quick"))  # 4 x 30 steps
+    >>> [round(float(schedule(step)), 6) for step in (0, 60, 120)]
+    [0.002, 0.001, 0.0]
+    """
     if profile.lr_schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=profile.learning_rate,
@@ -598,8 +585,29 @@ def _learning_rate(profile):
     return profile.learning_rate
 
 
-def _patience(profile) -> int:
-    # After a warm restart the validation score drops for a while by design.
+def patience(profile) -> int:
+    """Epochs without a better ``val_auc`` before a run of ``profile`` stops early.
+
+    Explained in ``book/04_training.ipynb`` (*Callbacks: what is saved, and
+    when*).
+
+    Parameters
+    ----------
+    profile : retina_tutorial.config.Profile
+
+    Returns
+    -------
+    int
+        ``PATIENCE`` (10); ``profile.epochs`` (never stop early) with
+        ``lr_schedule='cosine_restarts'``, since after a warm restart the
+        validation score drops for a while by design.
+
+    Examples
+    --------
+    >>> from retina_tutorial import config
+    >>> patience(config.get_profile("quick"))
+    10
+    """
     return profile.epochs if profile.lr_schedule == "cosine_restarts" else PATIENCE
 
 
@@ -776,7 +784,39 @@ def _summarise(
     return summary
 
 
-def _summary_line(summary: dict, out_dir: Path) -> str:
+def summary_line(summary: dict, out_dir) -> str:
+    """The closing line :func:`train` prints: epochs, time, the best epoch and its file.
+
+    Explained in ``book/04_training.ipynb``. Wrapped to 79 columns (a
+    terminal, a book page) without breaking a path; it names the run
+    folder, not its whole path, since it ends up on book pages.
+
+    Parameters
+    ----------
+    summary : dict
+        A run's ``summary.json`` (:attr:`TrainResult.summary`).
+    out_dir : str or Path
+        The run folder.
+
+    Returns
+    -------
+    str
+        One sentence, continuation lines indented by four spaces: the
+        epochs run (and those run after a resume), the profile, the data,
+        the wall time, and the best epoch's ``val_auc`` and ``val_dice``
+        with its ``best.keras``; or that no epoch finished with a finite
+        loss. A run stopped by a NaN loss says so, with what to try.
+
+    Examples
+    --------
+    >>> summary = {"epochs_run": 4, "profile": "quick", "data_source": "synthetic",
+    ...            "wall_time_seconds": 61.2, "best_epoch": 4, "best_val_auc": 0.9512,
+    ...            "best_val_dice": 0.7801, "stopped_by": "epochs"}
+    >>> print(summary_line(summary, "runs/quick"))
+    Trained 4 epochs (quick profile, synthetic data) in 61\N{NO-BREAK SPACE}s: best val_auc 0.9512,
+        val_dice 0.7801 at epoch 4 -> quick/best.keras
+    """
+    out_dir = Path(out_dir)
     line = (
         f"Trained {summary['epochs_run']} epochs ({summary['profile']} profile, "
         f"{summary['data_source']} data)"

@@ -178,19 +178,21 @@ def test_every_pixel_is_covered_by_blending_weights():
         assert total.min() > 0, (length, tile, overlap)
 
 
-def test_large_images_are_tiled_automatically(small, monkeypatch):
-    calls = []
-    forward = inference._forward
+def test_large_images_are_tiled_automatically(monkeypatch):
+    # The model records every batch predict gives it: predict_on_batch is
+    # what inference asks of a model (see onnx_model.OnnxModel).
+    model, calls = _small_unet(), []
+    whole = model.predict_on_batch
+    monkeypatch.setattr(
+        model, "predict_on_batch", lambda batch: calls.append(batch.shape) or whole(batch)
+    )
     monkeypatch.setattr(inference, "AUTO_TILE_PIXELS", 40 * 40)
     monkeypatch.setattr(inference, "DEFAULT_TILE_SIZE", 32)
-    monkeypatch.setattr(
-        inference,
-        "_forward",
-        lambda m, batch, size: calls.append(batch.shape) or forward(m, batch, size),
-    )
-    result = inference.predict(small, _image((50, 45)), overlap=8)
+    result = inference.predict(model, _image((50, 45)), overlap=8)
     assert result.shape == (50, 45)
-    assert all(shape[1:3] == (32, 32) for shape in calls) and len(calls) == 4
+    assert calls == [(1, 32, 32, 3)] * 4
+    rows, columns = inference.tile_grid((50, 45), model, tile_size=32, overlap=8)
+    assert len(rows) * len(columns) == len(calls)  # the tiles tile_grid says predict cuts
 
 
 def test_fundus_camera_size_image(small):

@@ -309,9 +309,12 @@ def test_every_page_carries_a_banner_naming_its_data(monkeypatch):
         "data_banner": "book/_ext",
         "try_it": "book/_ext",
     }
+    connected = []
+    banner.setup(types.SimpleNamespace(connect=lambda *handler: connected.append(handler)))
+    assert connected == [("config-inited", banner.announce)]
     monkeypatch.delenv("RETINA_TUTORIAL_DATA", raising=False)
     settings = types.SimpleNamespace(html_theme_options={"logo": {}})
-    banner._announce(None, settings)
+    banner.announce(None, settings)
     assert settings.html_theme_options["announcement"] == banner.banner("synthetic")
     assert settings.html_theme_options["logo"] == {}
     heading = "## Getting DRIVE"

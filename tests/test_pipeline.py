@@ -208,13 +208,17 @@ def test_validation_data_pads_images_by_reflection_and_targets_with_zero():
     "batch_size, batches, fillers", [(1, 3, 0), (2, 2, 1), (3, 1, 0), (4, 1, 1)]
 )
 def test_validation_batches_are_full_and_filler_has_no_fov(batch_size, batches, fillers):
+    # batch_size is the number of replicas when train.train runs on several.
     split = coded_split(fov=np.ones((3, HEIGHT, WIDTH), bool))
-    elements = take(pipeline.validation_data(split, multiple=8, batch_size=batch_size), 10)
+    dataset = pipeline.validation_data(split, multiple=8, batch_size=batch_size)
+    assert int(dataset.cardinality()) == batches  # Keras needs the count of batches
+    elements = take(dataset, 10)
     assert len(elements) == batches
     images = np.concatenate([x for x, _ in elements])
     targets = np.concatenate([y for _, y in elements])
     assert all(x.shape[0] == batch_size for x, _ in elements)
     assert len(images) == 3 + fillers
+    np.testing.assert_array_equal(images[:3], inference.pad_to_multiple(split.images, 8)[0])
     np.testing.assert_array_equal(images[3:], 0.0)
     np.testing.assert_array_equal(targets[3:], 0.0)  # FOV = 0: never scored
     assert targets[:3, ..., 1].sum() == 3 * HEIGHT * WIDTH

@@ -205,10 +205,12 @@ def test_history_rows_the_backup_missed_are_dropped(tmp_path):
     # resumed run repeats epoch 2, so the row must go.
     path = tmp_path / "history.csv"
     path.write_text("epoch,loss,val_auc\n0,0.5,0.7\n1,0.4,0.8\n2,0.3,nan\n")
-    history = train._truncate_history(path, 2)
+    history = run_history.truncate_history(path, 2)
     assert history == {"epoch": [0, 1], "loss": [0.5, 0.4], "val_auc": [0.7, 0.8]}
-    assert train.read_history(path) == history
-    assert train._truncate_history(path, 5) == history  # nothing to drop
+    assert run_history.read_history(path) == history
+    assert run_history.truncate_history(path, 5) == history  # nothing to drop
+    assert run_history.truncate_history(tmp_path / "missing.csv", 2) == {}
+    assert not (tmp_path / "missing.csv").exists()
 
 
 @pytest.mark.parametrize(
@@ -255,12 +257,15 @@ def test_resume_with_another_profile_is_refused(tiny_data, tmp_path):
 
 
 def test_resume_accepts_a_run_started_before_a_profile_field_existed(tiny_data, tmp_path):
-    _unfinished_run(tmp_path, TINY)
+    short = dataclasses.replace(TINY, epochs=2, steps_per_epoch=1)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(short, tiny_data, tmp_path, callbacks=[_Kill(0)], verbose=0)
     saved = json.loads((tmp_path / "config.json").read_text())
     del saved["profile"]["first_cycle_epochs"]  # as written by an older version
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    start_epoch, _ = train._prepare_folder(tmp_path, TINY, tiny_data, resume=True)
-    assert start_epoch == 1
+    resumed = train.train(short, tiny_data, tmp_path, resume=True, verbose=0)
+    assert resumed.summary["resumed_from_epoch"] == 1
+    assert resumed.history["epoch"] == [0, 1]
 
 
 def test_contrast_sigma_builds_the_normalisation_into_the_saved_model(tiny_data, tmp_path):
@@ -283,14 +288,15 @@ def test_warm_restarts_continue_a_cosine_run_at_half_its_peak():
         first_cycle_epochs=4,
     )
     cosine = dataclasses.replace(restarts, epochs=4, lr_schedule="cosine", first_cycle_epochs=0)
-    with_restarts, plain = train._learning_rate(restarts), train._learning_rate(cosine)
+    with_restarts = train.learning_rate_schedule(restarts)
+    plain = train.learning_rate_schedule(cosine)
     first_cycle = [float(with_restarts(step)) for step in range(40)]
     np.testing.assert_allclose(first_cycle, [float(plain(step)) for step in range(40)], rtol=1e-5)
     # Second cycle: 1.5 times as long (60 steps), from half the peak down to 0.
     assert float(with_restarts(40)) == pytest.approx(1e-3)
     assert float(with_restarts(70)) == pytest.approx(5e-4)
     assert float(with_restarts(99)) < 1e-5
-    assert train._patience(restarts) == 10 and train._patience(cosine) == train.PATIENCE
+    assert train.patience(restarts) == 10 and train.patience(cosine) == train.PATIENCE
 
 
 def test_resume_with_other_data_is_refused(tiny_data, tmp_path):
@@ -364,24 +370,17 @@ def test_gpu_run_uses_mixed_precision_and_saves_float32(tiny_data, tmp_path, mon
     _assert_same_weights(_weights(saved), _weights(result.model))
 
 
-def test_batch_must_split_evenly_over_replicas():
+def test_batch_must_split_evenly_over_replicas(tiny_data, tmp_path):
+    # A batch that does split (4 patches, 2 each) trains: test_mirrored_strategy_on_two_cpus.
     two_devices = types.SimpleNamespace(num_replicas_in_sync=2)
-    train._check_replicas(TINY, two_devices)  # 4 patches: 2 each
+    odd = dataclasses.replace(TINY, batch_size=3)
     with pytest.raises(ValueError, match="batch_size 3 cannot be split evenly over 2"):
-        train._check_replicas(dataclasses.replace(TINY, batch_size=3), two_devices)
-
-
-@pytest.mark.parametrize("count, replicas, padded", [(3, 1, 3), (3, 2, 4), (2, 2, 2), (3, 4, 4)])
-def test_validation_is_padded_with_blank_images_for_replicas(count, replicas, padded):
-    split = _tiny_split(count, seed=5, size=16)
-    result = train._pad_for_replicas(split, replicas)
-    assert len(result) == padded
-    np.testing.assert_array_equal(result.images[:count], split.images)
-    assert not result.fov[count:].any() and not result.vessels[count:].any()
+        train.train(odd, tiny_data, tmp_path / "run", strategy=two_devices, verbose=0)
+    assert not (tmp_path / "run").exists()  # refused before anything is written
 
 
 def test_summary_line_names_the_best_epoch(reference):
-    line = train._summary_line(reference.summary, reference.out_dir)
+    line = train.summary_line(reference.summary, reference.out_dir)
     assert line.startswith("Trained 3 epochs (quick profile, synthetic data)")
     assert "best val_auc" in line and "best.keras" in line
 

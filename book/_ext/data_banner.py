@@ -38,12 +38,26 @@ def banner(source: str) -> str:
     )
 
 
-def _announce(app, config) -> None:
+def announce(app, config) -> None:
+    """Put the banner for the configured data in the theme's announcement bar.
+
+    The ``config-inited`` handler :func:`setup` connects: the book is built
+    on the data :func:`retina_tutorial.data.configured_source` names.
+
+    Parameters
+    ----------
+    app : sphinx.application.Sphinx
+        Unused; Sphinx passes it to every handler.
+    config : sphinx.config.Config
+        Its ``html_theme_options`` get ``announcement`` set to
+        :func:`banner`; the other options are kept.
+    """
     options = dict(config.html_theme_options or {})
     options["announcement"] = banner(data.configured_source())
     config.html_theme_options = options
 
 
 def setup(app):
-    app.connect("config-inited", _announce)
+    """Sphinx's entry point: connect :func:`announce` to ``config-inited``."""
+    app.connect("config-inited", announce)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

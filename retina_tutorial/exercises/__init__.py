@@ -15,9 +15,15 @@ never an error, so an exercise cell runs as it stands. Teachers can collect
 The checkers compute the right answer themselves, from the same data the
 learner used, so they work on DRIVE and on the synthetic set alike. One module
 per chapter holds its checkers; all of them are importable from here.
+
+For graded courses, :func:`given` hands an exercise the numbers its
+statement gives, which a grading variant changes; :data:`VARIANTS` maps the
+tag of each exercise it changes (``"02-ex1"``) to the function that draws
+the variant's values (explained in ``book/instructors.md``, *What grading
+guarantees*).
 """
 
-from retina_tutorial.exercises._core import TOLERANCE, WIDTH, Result, given
+from retina_tutorial.exercises._core import TOLERANCE, VARIANTS, WIDTH, Result, given
 from retina_tutorial.exercises.architecture import (
     check_bottleneck_shape,
     check_conv_parameters,
@@ -69,6 +75,7 @@ __all__ = [
     "GEOMETRIC_TRANSFORMS",
     "PHOTOMETRIC_TRANSFORMS",
     "TOLERANCE",
+    "VARIANTS",
     "WIDTH",
     "Result",
     "check_auc_two_ways",

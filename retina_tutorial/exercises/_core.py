@@ -6,6 +6,7 @@ import dataclasses
 import math
 import numbers
 import textwrap
+import types
 
 import numpy as np
 
@@ -160,9 +161,11 @@ def _pair_of_numbers(answer, what: str, verbose: bool):
 
 # --- the values an exercise gives ------------------------------------------------
 
+_DRAWS: dict = {}
 #: Exercise tag ("02-ex1") -> a function of a random generator that draws the
-#: values a grading variant gives that exercise instead of the book's.
-VARIANTS: dict = {}
+#: values a grading variant gives that exercise instead of the book's: the
+#: exercises :func:`given` varies. Read-only; :func:`variants` registers one.
+VARIANTS = types.MappingProxyType(_DRAWS)
 
 
 def given(exercise: str, **values):
@@ -204,7 +207,7 @@ def variants(exercise: str):
     """Register the function that draws ``exercise``'s grading values (a decorator)."""
 
     def register(draw):
-        VARIANTS[exercise] = draw
+        _DRAWS[exercise] = draw
         return draw
 
     return register
