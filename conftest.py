@@ -184,3 +184,38 @@ def _check_prose_when_done(item, notebook, outputs) -> None:
             "write the sentence from them with retina_tutorial.prose, or label it as the "
             "shipped model's figures 'on DRIVE'):\n  " + "\n  ".join(problems)
         )
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, each worker (and the kernels it starts) uses its share of the cores.
+
+    TensorFlow otherwise gives every process a thread per core, so two workers
+    on two cores run four busy threads; the small models of the tests gain
+    nothing from a second thread and lose to the switching.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        share = str(max(1, (cores or 1) // workers))
+        for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+            os.environ.setdefault(variable, share)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long files first, so that none of them starts last and runs on alone.
+
+    pytest-xdist (``--dist loadfile --no-loadscope-reorder``, as ``make``
+    runs it) hands each worker a whole file at a time, in this order. The
+    notebooks come first, later chapters (the longest) before earlier ones,
+    then the files with tests marked ``slow``, then the rest as collected;
+    a file's own tests and cells keep their order.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def rank(item):
+        if item.path.suffix == ".ipynb":
+            chapter = item.path.name[:2]
+            return (0, -int(chapter) if chapter.isdigit() else 0)
+        return (1 if item.path in slow_files else 2, 0)
+
+    items.sort(key=rank)
