@@ -1,7 +1,7 @@
 """What ``make book`` reads: the chapters, never a virtual environment in the tree.
 
-``make test-lowest`` makes ``.venv-lowest`` beside ``.venv``, and the packages
-in both ship notebooks of their own (matplotlib's ``nbagg_uat.ipynb``). Sphinx
+``make test-lowest`` makes ``.venv-lowest`` beside ``.venv`` (and ``make
+test-without-tensorflow`` ``.venv-onnx``), and the packages in them ship notebooks of their own (matplotlib's ``nbagg_uat.ipynb``). Sphinx
 would read them as pages of the book, and fail on them, unless
 ``_config.yml`` excludes them.
 """
@@ -20,7 +20,7 @@ SUFFIXES = {".md": "myst-nb", ".ipynb": "myst-nb"}
 def makefile_environments() -> list[str]:
     """The virtual environment folders the Makefile creates in the tree."""
     makefile = (ROOT / "Makefile").read_text()
-    return re.findall(r"^(?:LOWEST_)?VENV \?= (\S+)$", makefile, re.MULTILINE)
+    return re.findall(r"^(?:[A-Z]+_)?VENV \?= (\S+)$", makefile, re.MULTILINE)
 
 
 def book_pages(source: Path) -> set[str]:
@@ -35,7 +35,7 @@ def book_pages(source: Path) -> set[str]:
 
 def test_the_book_reads_no_notebook_inside_a_virtual_environment(tmp_path):
     environments = makefile_environments()
-    assert environments == [".venv", ".venv-lowest"]
+    assert environments == [".venv", ".venv-lowest", ".venv-onnx"]
     page = tmp_path / "book" / "chapter.ipynb"
     page.parent.mkdir()
     page.write_text("{}")
