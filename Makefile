@@ -6,8 +6,7 @@
 # Tests run on WORKERS processes (pytest-xdist, 2 by default: CI's cores);
 # each takes whole files, so a notebook's cells run in order in one kernel and
 # a module's fixtures are made once. The longest files are handed out first
-# (conftest.py orders them), and each worker's TensorFlow uses its share of
-# the cores. `make test WORKERS=0` runs them in one
+# (conftest.py orders them). `make test WORKERS=0` runs them in one
 # process (for --pdb).
 
 PYTHON ?= python3
@@ -30,19 +29,21 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 WORKERS ?= 2
 PYTEST := -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
+# Python keeps the bytecode of what it imports. Where PYTHONDONTWRITEBYTECODE
+# is set (CI's machines set it) and the installer wrote none (uv does not),
+# every new process, a notebook's kernel or a graded submission, would compile
+# TensorFlow and Keras from source again: 6 s each.
+unexport PYTHONDONTWRITEBYTECODE
+
 # Environments are made with venv and pip, or with uv when UV names its
 # program (CI does: same requirements, minutes faster). $(1) is the folder.
-# Both write the libraries' bytecode at install, as pip does by default: where
-# PYTHONDONTWRITEBYTECODE is set (CI's machines set it), every new process
-# (a notebook's kernel, a graded submission) would otherwise compile
-# TensorFlow and Keras from source again, 6 s each.
 UV ?=
 ifeq ($(UV),)
 new_venv = $(PYTHON) -m venv $(1) && $(1)/bin/python -m pip install --upgrade pip
 install_into = $(1)/bin/python -m pip install
 else
 new_venv = $(UV) venv --seed --allow-existing --quiet --python $(PYTHON) $(1)
-install_into = VIRTUAL_ENV=$(1) $(UV) pip install --compile-bytecode
+install_into = VIRTUAL_ENV=$(1) $(UV) pip install
 endif
 
 .PHONY: book test test-synthetic test-lowest test-without-tensorflow clean

@@ -186,21 +186,6 @@ def _check_prose_when_done(item, notebook, outputs) -> None:
         )
 
 
-def pytest_configure(config):
-    """Under pytest-xdist, each worker (and the kernels it starts) uses its share of the cores.
-
-    TensorFlow otherwise gives every process a thread per core, so two workers
-    on two cores run four busy threads; the small models of the tests gain
-    nothing from a second thread and lose to the switching.
-    """
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
-    if workers > 1:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        share = str(max(1, (cores or 1) // workers))
-        for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-            os.environ.setdefault(variable, share)
-
-
 def pytest_collection_modifyitems(config, items):
     """Long files first, so that none of them starts last and runs on alone.
 
