@@ -1,9 +1,10 @@
 """What ``make book`` reads: the chapters, never a virtual environment in the tree.
 
 ``make test-lowest`` makes ``.venv-lowest`` beside ``.venv`` (and ``make
-test-without-tensorflow`` ``.venv-onnx``), and the packages in them ship notebooks of their own (matplotlib's ``nbagg_uat.ipynb``). Sphinx
-would read them as pages of the book, and fail on them, unless
-``_config.yml`` excludes them.
+test-without-tensorflow`` ``.venv-onnx``), and the packages in them ship
+notebooks of their own (matplotlib's ``nbagg_uat.ipynb``). Sphinx would read
+them as pages of the book, and fail on them, unless ``_config.yml`` excludes
+them.
 """
 
 import re
