@@ -570,7 +570,8 @@ class LeftRunning:
     def __enter__(self) -> LeftRunning:
         self.commands = []
         self._previous = _set_subreaper(True)
-        self._before = _descendants(os.getpid()) if self._previous is not None else set()
+        if self._previous is not None:
+            self._before = _descendants(os.getpid(), _processes())
         return self
 
     def __exit__(self, *exc_info) -> bool:
@@ -584,9 +585,10 @@ class LeftRunning:
 
     def _new(self) -> set:
         """The live processes that descend from this one and did not before."""
-        _reap(self._before)
-        new = _descendants(os.getpid()) - self._before
-        return {pid for pid, (_, state) in _processes().items() if pid in new and state != "Z"}
+        table = _processes()  # one reading of /proc for the three questions
+        _reap(table, self._before)
+        new = _descendants(os.getpid(), table) - self._before
+        return {pid for pid in new if table[pid][1] != "Z"}
 
     def _stop_new(self) -> list[str]:
         deadline = time.monotonic() + self.grace
@@ -607,7 +609,7 @@ class LeftRunning:
                         commands.append(text[:200] or f"process {pid}")
             time.sleep(0.1)
             left = self._new()
-        _reap(self._before)
+        _reap(_processes(), self._before)
         return commands
 
 
@@ -631,13 +633,14 @@ def _set_subreaper(on: bool) -> bool | None:
     return bool(previous.value)
 
 
-def _reap(keep: set) -> None:
+def _reap(table: dict, keep: set) -> None:
     """Collect the exit status of this process's ended adopted children.
 
-    Children in ``keep`` were there before and belong to whoever started them.
+    ``table`` is :func:`_processes`' reading. Children in ``keep`` were there
+    before and belong to whoever started them.
     """
     me = os.getpid()
-    for pid, (parent, state) in _processes().items():
+    for pid, (parent, state) in table.items():
         if parent == me and state == "Z" and pid not in keep:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)
@@ -653,9 +656,10 @@ def _processes() -> dict:
     return found
 
 
-def _descendants(pid: int) -> set:
+def _descendants(pid: int, table: dict) -> set:
+    """The ids of ``pid``'s descendants in ``table`` (:func:`_processes`' reading)."""
     children: dict = {}
-    for child, (parent, _) in _processes().items():
+    for child, (parent, _) in table.items():
         children.setdefault(parent, []).append(child)
     found, todo = set(), [pid]
     while todo:
