@@ -98,12 +98,15 @@ $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_PINS)
 # whatever the Python libraries' versions; test_browser_modules, which
 # compares its modules with Pillow's and NumPy's results, runs on both).
 # Everything that calls Keras, TensorFlow, NumPy, SciPy, scikit-image,
-# Pillow or h5py runs on both, the docstring examples included.
+# Pillow or h5py runs on both, the docstring examples included, except the
+# long end-to-end runs marked `slow` (a real profile, a whole data set, the
+# CLI from end to end): shorter tests run each of their steps here, so the
+# oldest versions are checked without training and evaluating it all again.
 NEWEST_ONLY := test_notebooks test_book_build test_course test_grading test_audit \
 	test_dependencies test_config test_published test_prose test_structure \
 	test_browser_page
 test-lowest: $(LOWEST_VENV)/.installed
-	$(LOWEST_VENV)/bin/python $(PYTEST) tests retina_tutorial \
+	$(LOWEST_VENV)/bin/python $(PYTEST) tests retina_tutorial -m "not slow" \
 		$(foreach name,$(NEWEST_ONLY),--ignore=tests/$(name).py) --durations=10
 
 # Prediction where TensorFlow is not installed: .venv-onnx holds the package

@@ -189,6 +189,7 @@ class _KillAfter(__import__("keras").callbacks.Callback):
             raise KeyboardInterrupt("simulated kill")
 
 
+@pytest.mark.slow
 def test_train_without_data_uses_synthetic_says_so_and_resumes(tmp_path, capsys, monkeypatch):
     import dataclasses
 

@@ -120,6 +120,7 @@ def test_cli_predict_accepts_pretrained(tmp_path, capsys):
 
 
 @pytest.mark.drive
+@pytest.mark.slow
 def test_cli_evaluate_accepts_pretrained(tmp_path, drive_dataset):
     out = tmp_path / "evaluation"
     assert cli.main(["evaluate", "--model", "pretrained", "--out", str(out)]) == 0

@@ -50,6 +50,7 @@ def test_stares_split_puts_most_pathological_photographs_in_training(public_set)
     assert sum(i in public_sets.STARE_PATHOLOGICAL for i in public_set.test.ids) == 3
 
 
+@pytest.mark.slow
 def test_fine_tuning_on_chase_db1_beats_the_model_as_it_is(chase_db1, tmp_path):
     # A short fine-tuning (one epoch of 5 steps); the finetune profile's 8
     # epochs of 25 steps, over 3 seeds, ship in weights/finetune_chase_db1.json.
