@@ -45,4 +45,4 @@ it was trained at; plain ``keras.saving.load_model`` works once
 ``retina_tutorial.model_files`` is imported.
 """
 
-__version__ = "0.8.1"
+__version__ = "0.8.2"
